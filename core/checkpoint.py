@@ -1,0 +1,352 @@
+"""Run folders: save, load, list, delete, export and import — one format, one loader.
+
+A run folder holds
+  config.json         {"format_version", "config": RunConfig.to_dict()}
+  metrics.json        {"format_version", "status", "tasks_done", "acc_matrix" (T×T, null above the
+                       diagonal), "avg_acc", "bwt", "forgetting", "fwt", …, "data": {source, sha256, …}}
+  events.jsonl        the training events, one JSON object a line
+  weights.safetensors target.* and hypernet.* tensors (task embeddings: hypernet.embeddings)
+  masks.safetensors   final per-task masks "task<j>/<param>" (float16, for inspection)
+JSON and safetensors only: loading a run never executes code. Files are written to a temporary name
+and renamed, after every task, so an interrupted run keeps its completed tasks.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from core.config import FORMAT_VERSION, RunConfig
+from core.engine import events as ev
+
+RUN_FILES = ("config.json", "metrics.json", "events.jsonl", "weights.safetensors", "masks.safetensors")
+MAX_BUNDLE_BYTES = 200 * 1024 * 1024
+
+
+class RunError(ValueError):
+    """A folder or bundle that is not a readable run; the message says why, in one line."""
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write JSON to a temporary file in the same folder, then rename over `path`."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, allow_nan=False))
+    os.replace(tmp, path)
+
+
+def save_tensors_atomic(path: Path, tensors: dict[str, Tensor]) -> None:
+    """safetensors file written under a temporary name, then renamed."""
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+    os.replace(tmp, path)
+
+
+def new_run_dir(root: str | Path, cfg: RunConfig) -> Path:
+    """A fresh, unique folder under `root` named '<date>-<time>-<method>-<benchmark>-s<seed>'."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    stem = time.strftime("%Y%m%d-%H%M%S") + f"-{cfg.train.method}-{cfg.data.benchmark}-s{cfg.train.seed}"
+    for k in range(1000):
+        path = root / (stem if k == 0 else f"{stem}-{k}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise RunError(f"could not create a new run folder under {root}")
+
+
+def prepare_out_dir(path: str | Path) -> Path:
+    """Check and create a run folder chosen by the user; never overwrite an existing run.
+
+    Raises:
+        RunError: `path` is a file, or a folder that already holds a run.
+    """
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise RunError(f"--out {p} is a file; give a folder for the run")
+    if (p / "config.json").exists() or (p / "metrics.json").exists():
+        raise RunError(f"--out {p} already holds a run; choose a new folder (nothing was overwritten)")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError(f"cannot create run folder {p}: {e.strerror}") from None
+    return p
+
+
+@dataclass
+class RunFiles:
+    """Writer for one run folder (used by the training loop)."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.path / "events.jsonl", "a", encoding="utf-8")
+
+    def write_config(self, cfg: RunConfig) -> None:
+        write_json_atomic(self.path / "config.json", {"format_version": FORMAT_VERSION, "config": cfg.to_dict()})
+
+    def log_event(self, event: ev.Event) -> None:
+        self._log.write(ev.to_json(event) + "\n")
+        self._log.flush()
+
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        write_json_atomic(self.path / "metrics.json", {"format_version": FORMAT_VERSION, **metrics})
+
+    def write_tensors(self, weights: dict[str, Tensor], masks: dict[int, dict[str, Tensor]]) -> None:
+        save_tensors_atomic(self.path / "weights.safetensors", weights)
+        flat = {f"task{t}/{n}": m.to(torch.float16) for t, ms in masks.items() for n, m in ms.items()}
+        if flat:
+            save_tensors_atomic(self.path / "masks.safetensors", flat)
+
+    def close(self) -> None:
+        self._log.close()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path.name} is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RunError(f"{path.name} is not valid JSON ({type(e).__name__})") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path.name} does not hold a JSON object")
+    version = data.get("format_version")
+    if not isinstance(version, int):
+        raise RunError(f"{path.name} has no format_version; not a HyperMask Explorer run")
+    if version > FORMAT_VERSION:
+        raise RunError(f"{path.name} was written in run format {version}; this version reads up to "
+                       f"{FORMAT_VERSION} — upgrade HyperMask Explorer to open it")
+    return data
+
+
+def read_config(path: str | Path) -> RunConfig:
+    """The RunConfig stored in run folder `path` (raises RunError)."""
+    data = _read_json(Path(path) / "config.json")
+    try:
+        return RunConfig.from_dict(data.get("config", {}))
+    except (TypeError, ValueError) as e:
+        raise RunError(f"config.json: {e}") from None
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """metrics.json of run folder `path` (raises RunError)."""
+    data = _read_json(Path(path) / "metrics.json")
+    if not isinstance(data.get("acc_matrix"), list):
+        raise RunError("metrics.json has no acc_matrix")
+    return data
+
+
+def read_events(path: str | Path) -> list[dict[str, Any]]:
+    """All events of a run as plain dicts; a torn last line (interrupted write) is skipped."""
+    out: list[dict[str, Any]] = []
+    p = Path(path) / "events.jsonl"
+    if not p.exists():
+        return out
+    with open(p, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(d, dict) and "kind" in d:
+                out.append(d)
+    return out
+
+
+def _load_tensors(path: Path) -> dict[str, Tensor]:
+    try:
+        return load_file(str(path))
+    except FileNotFoundError:
+        raise RunError(f"{path.name} is missing") from None
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise RunError(f"{path.name} is not a valid safetensors file ({str(e).splitlines()[0][:80]})") from None
+
+
+@dataclass
+class Run:
+    """A loaded run: its config, metrics, rebuilt method (weights loaded) and per-task masks."""
+
+    path: Path
+    config: RunConfig
+    metrics: dict[str, Any]
+    method: Any  # core.methods.Method (typed loosely to keep this module free of model imports)
+    masks: dict[int, dict[str, Tensor]] = field(default_factory=dict)
+
+    @property
+    def tasks_done(self) -> int:
+        return int(self.metrics.get("tasks_done", 0))
+
+    def events(self) -> list[dict[str, Any]]:
+        return read_events(self.path)
+
+
+def load_run(path: str | Path) -> Run:
+    """Load run folder `path`: JSON + safetensors only, never pickle.
+
+    Raises:
+        RunError: missing or malformed files, a newer format version, weights that do not fit.
+    """
+    from core.methods import build_method  # local import: checkpoint stays light for listing
+    from core.models.target import build_target
+
+    p = Path(path)
+    if not p.is_dir():
+        raise RunError(f"{p} is not a folder")
+    cfg = read_config(p)
+    metrics = read_metrics(p)
+    data = metrics.get("data", {})
+    try:
+        shape = tuple(int(v) for v in data["input_shape"])
+        n_classes, n_tasks = int(data["n_classes"]), int(data["n_tasks"])
+    except (KeyError, TypeError, ValueError):
+        raise RunError("metrics.json lacks data.input_shape / n_classes / n_tasks") from None
+    try:
+        method = build_method(cfg, build_target(cfg.target, shape, n_classes), n_tasks)  # type: ignore[arg-type]
+        method.load_state_tensors(_load_tensors(p / "weights.safetensors"))
+    except ValueError as e:
+        raise RunError(str(e).splitlines()[0]) from None
+    masks: dict[int, dict[str, Tensor]] = {}
+    if (p / "masks.safetensors").exists():
+        for key, t in _load_tensors(p / "masks.safetensors").items():
+            m = re.fullmatch(r"task(\d+)/(.+)", key)
+            if m:
+                masks.setdefault(int(m.group(1)), {})[m.group(2)] = t.float()
+    return Run(p, cfg, metrics, method, dict(sorted(masks.items())))
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of the runs list; `error` is set (and the rest may be empty) for unreadable folders."""
+
+    path: Path
+    name: str
+    benchmark: str = ""
+    method: str = ""
+    status: str = ""
+    tasks_done: int = 0
+    n_tasks: int = 0
+    avg_acc: float | None = None
+    bwt: float | None = None
+    created: str = ""
+    error: str | None = None
+
+
+def summarize_run(path: str | Path) -> RunSummary:
+    """Read config.json and metrics.json only (cheap); never raises for a bad folder."""
+    p = Path(path)
+    try:
+        cfg = read_config(p)
+        m = read_metrics(p)
+        return RunSummary(p, p.name, cfg.data.benchmark, cfg.train.method, str(m.get("status", "?")),
+                          int(m.get("tasks_done", 0)), int(m.get("data", {}).get("n_tasks", 0)),
+                          m.get("avg_acc"), m.get("bwt"), str(m.get("created", "")))
+    except RunError as e:
+        return RunSummary(p, p.name, error=str(e))
+    except Exception as e:  # noqa: BLE001 - a foreign folder must never break the list
+        return RunSummary(p, p.name, error=f"{type(e).__name__}: {e}"[:200])
+
+
+def list_runs(root: str | Path) -> list[RunSummary]:
+    """Summaries of every sub-folder of `root` (newest first); unreadable ones carry `error`."""
+    r = Path(root)
+    if not r.is_dir():
+        return []
+    dirs = [d for d in r.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    return [summarize_run(d) for d in sorted(dirs, key=lambda d: d.name, reverse=True)]
+
+
+def delete_run(path: str | Path, root: str | Path) -> None:
+    """Delete run folder `path`, which must sit directly inside `root` (guards against deleting
+    anything else). Raises RunError otherwise."""
+    p, r = Path(path).resolve(), Path(root).resolve()
+    if p.parent != r or not p.is_dir():
+        raise RunError(f"{p} is not a run folder inside {r}; nothing deleted")
+    shutil.rmtree(p)
+
+
+def export_bundle(path: str | Path) -> bytes:
+    """Zip of a run folder's files (the RUN_FILES present), as bytes."""
+    p = Path(path)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name in RUN_FILES:
+            if (p / name).exists():
+                z.write(p / name, arcname=name)
+    return buf.getvalue()
+
+
+def import_bundle(data: bytes, root: str | Path, max_bytes: int = MAX_BUNDLE_BYTES) -> Path:
+    """Check an uploaded run bundle (zip) and unpack it as a new run folder under `root`.
+
+    Checks, before anything is read as a run: size (compressed and uncompressed ≤ `max_bytes`), that
+    every member is one of RUN_FILES at the top level (no folders, no pickles, no '..'), that the
+    safetensors parse; then the unpacked run must load.
+
+    Raises:
+        RunError: the bundle fails a check; nothing is left behind.
+    """
+    if len(data) > max_bytes:
+        raise RunError(f"bundle is {len(data) / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB")
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+        infos = z.infolist()
+    except zipfile.BadZipFile:
+        raise RunError("bundle is not a zip file") from None
+    names = [i.filename for i in infos]
+    bad = [n for n in names if n not in RUN_FILES]
+    if bad:
+        raise RunError(f"bundle holds unexpected file(s) {bad[:3]}; allowed: {', '.join(RUN_FILES)}")
+    if "config.json" not in names or "metrics.json" not in names:
+        raise RunError("bundle lacks config.json or metrics.json")
+    if sum(i.file_size for i in infos) > max_bytes:
+        raise RunError("bundle unpacks to more than the size limit")
+    contents = {}
+    try:
+        for n in names:
+            contents[n] = z.read(n)
+    except (zipfile.BadZipFile, OSError, RuntimeError) as e:
+        raise RunError(f"bundle is corrupt ({type(e).__name__})") from None
+    for n, b in contents.items():
+        if n.endswith(".safetensors"):
+            try:
+                st_load(b)
+            except Exception:  # noqa: BLE001
+                raise RunError(f"{n} in the bundle is not a valid safetensors file") from None
+    cfg_data = json.loads(contents["config.json"]) if contents["config.json"].strip() else {}
+    try:
+        cfg = RunConfig.from_dict(cfg_data.get("config", {}))
+    except (ValueError, TypeError, AttributeError) as e:
+        raise RunError(f"config.json in the bundle: {e}") from None
+    dest = new_run_dir(root, cfg)
+    for n, b in contents.items():
+        (dest / n).write_bytes(b)
+    try:
+        load_run(dest)
+    except RunError:
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return dest
+
+
+def tempdir() -> Path:
+    """A fresh temporary folder (for tests and exports)."""
+    return Path(tempfile.mkdtemp(prefix="hypermask-"))

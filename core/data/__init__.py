@@ -1,0 +1,1 @@
+"""Task streams (benchmarks) and the raw data sources they are built from."""

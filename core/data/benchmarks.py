@@ -1,0 +1,183 @@
+"""Task streams for task-incremental learning (hypermask.md §7): Split MNIST, Permuted MNIST and
+Split Digits, built by one factory, `make_benchmark`, from a registry of builders.
+
+Images are kept once as float32 (N, 1, H, W) in [0, 1]; `Benchmark.prepare` turns a batch into
+network inputs (augment → pad → normalise → permute). Permutations are drawn once, from the seed,
+when the stream is built — never inside a data loader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from core.config import DataConfig
+from core.data.sources import RawSplit, load_digits, load_mnist
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+@dataclass
+class Task:
+    """One task: images (N, 1, H, W) in [0, 1] and task-local labels 0 … C−1 (int64)."""
+
+    index: int
+    classes: tuple[int, ...]  # global class ids, in local-label order
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    perm: Tensor | None = None  # pixel permutation of the (padded) flattened image, or None
+
+
+@dataclass
+class Benchmark:
+    """A task stream and the recipe that turns raw images into inputs.
+
+    `input_shape` is the (C, H, W) shape after padding; `n_classes` the width of the shared head.
+    """
+
+    name: str
+    tasks: list[Task]
+    input_shape: tuple[int, int, int]
+    n_classes: int
+    source: str
+    sha256: str
+    normalize: bool = True
+    augment: bool = False
+    pad_to: int | None = None
+    _test_cache: dict[int, Tensor] = field(default_factory=dict, repr=False)
+
+    def prepare(self, x: Tensor, task: int, train: bool = False,
+                generator: torch.Generator | None = None) -> Tensor:
+        """Raw images (B, 1, h, w) in [0, 1] → network inputs (B, *input_shape).
+
+        Training batches get the random crop when `augment` is set (hypermask.md §7, Split MNIST).
+        """
+        if train and self.augment:
+            x = random_crop(x, pad=4, generator=generator)
+        if self.pad_to is not None and x.shape[-1] < self.pad_to:
+            total = self.pad_to - x.shape[-1]
+            x = F.pad(x, (total // 2, total - total // 2, total // 2, total - total // 2))
+        if self.normalize:
+            x = (x - MNIST_MEAN) / MNIST_STD
+        perm = self.tasks[task].perm
+        if perm is not None:
+            x = x.flatten(1)[:, perm].view(x.shape)
+        return x
+
+    def test_inputs(self, task: int) -> tuple[Tensor, Tensor]:
+        """Prepared test inputs (cached) and labels of `task`."""
+        if task not in self._test_cache:
+            self._test_cache[task] = self.prepare(self.tasks[task].x_test, task)
+        return self._test_cache[task], self.tasks[task].y_test
+
+    def info(self) -> dict[str, object]:
+        """Plain description for events and run files."""
+        return {"benchmark": self.name, "source": self.source, "sha256": self.sha256,
+                "n_tasks": len(self.tasks), "input_shape": list(self.input_shape),
+                "n_classes": self.n_classes,
+                "train_sizes": [int(t.y_train.numel()) for t in self.tasks],
+                "test_sizes": [int(t.y_test.numel()) for t in self.tasks]}
+
+
+def random_crop(x: Tensor, pad: int, generator: torch.Generator | None = None) -> Tensor:
+    """Random crop back to (h, w) from the image zero-padded by `pad` pixels on each side.
+
+    x: (B, C, h, w) → (B, C, h, w); one offset per sample.
+    """
+    b, c, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad))
+    oy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    ox = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    rows = (oy[:, None] + torch.arange(h))[:, None, :, None]  # (B, 1, h, 1)
+    cols = (ox[:, None] + torch.arange(w))[:, None, None, :]  # (B, 1, 1, w)
+    bi = torch.arange(b)[:, None, None, None]
+    ci = torch.arange(c)[None, :, None, None]
+    return padded[bi, ci, rows, cols]
+
+
+def _images(x: np.ndarray) -> Tensor:
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[:, None]
+
+
+def _split_tasks(raw: RawSplit, n_tasks: int) -> list[Task]:
+    """Tasks {0,1}, {2,3}, … with task-local labels."""
+    tasks = []
+    for t in range(n_tasks):
+        classes = (2 * t, 2 * t + 1)
+        tr = np.isin(raw.y_train, classes)
+        te = np.isin(raw.y_test, classes)
+        tasks.append(Task(t, classes,
+                          _images(raw.x_train[tr]), torch.from_numpy(raw.y_train[tr] - 2 * t),
+                          _images(raw.x_test[te]), torch.from_numpy(raw.y_test[te] - 2 * t)))
+    return tasks
+
+
+def _build_split(cfg: DataConfig, raw: RawSplit, seed: int) -> tuple[list[Task], int]:
+    return _split_tasks(raw, cfg.tasks), 2
+
+
+def _build_permuted(cfg: DataConfig, raw: RawSplit, seed: int) -> tuple[list[Task], int]:
+    side = cfg.pad_to or raw.x_train.shape[-1]
+    gen = torch.Generator().manual_seed(seed)
+    xtr, ytr = _images(raw.x_train), torch.from_numpy(raw.y_train)
+    xte, yte = _images(raw.x_test), torch.from_numpy(raw.y_test)
+    tasks = [Task(t, tuple(range(10)), xtr, ytr, xte, yte, perm=torch.randperm(side * side, generator=gen))
+             for t in range(cfg.tasks)]
+    return tasks, 10
+
+
+Builder = Callable[[DataConfig, RawSplit, int], tuple[list[Task], int]]
+#: benchmark name → (raw loader, task builder, normalise with MNIST statistics)
+REGISTRY: dict[str, tuple[str, Builder, bool]] = {
+    "split-mnist": ("mnist", _build_split, True),
+    "permuted-mnist": ("mnist", _build_permuted, True),
+    "split-digits": ("digits", _build_split, False),
+}
+
+
+def make_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
+    """Build the task stream described by `cfg` with everything random drawn from `seed`.
+
+    Raises:
+        core.data.sources.DataError: missing or malformed data files (one-line message).
+        ValueError: settings that do not fit the data (e.g. pad_to smaller than the images).
+    """
+    kind, builder, normalize = REGISTRY[cfg.benchmark]
+    if kind == "mnist":
+        raw = load_mnist(cfg.source, seed=seed, test_fraction=cfg.test_fraction)
+    else:
+        raw = load_digits(seed=seed, test_fraction=cfg.test_fraction)
+    side = raw.x_train.shape[-1]
+    if cfg.pad_to is not None and cfg.pad_to < side:
+        raise ValueError(f"pad_to={cfg.pad_to} is smaller than the {side}×{side} images")
+    tasks, n_classes = builder(cfg, raw, seed)
+    out = cfg.pad_to or side
+    return Benchmark(cfg.benchmark, tasks, (1, out, out), n_classes, raw.source, raw.sha256,
+                     normalize=normalize and cfg.normalize, augment=cfg.augment, pad_to=cfg.pad_to)
+
+
+class BatchStream:
+    """Endless shuffled mini-batches of indices in [0, n): one seeded permutation per epoch."""
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator) -> None:
+        if n < 1:
+            raise ValueError("a task has no training samples")
+        self.n, self.batch_size, self.gen = n, min(batch_size, n), generator
+        self._perm = torch.randperm(n, generator=generator)
+        self._pos = 0
+
+    def next(self) -> Tensor:
+        """Indices of the next batch, shape (batch_size,)."""
+        if self._pos + self.batch_size > self.n:
+            self._perm = torch.randperm(self.n, generator=self.gen)
+            self._pos = 0
+        idx = self._perm[self._pos:self._pos + self.batch_size]
+        self._pos += self.batch_size
+        return idx

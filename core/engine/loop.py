@@ -1,0 +1,201 @@
+"""The one training loop for every method (hypermask.md §5), emitting events (core/engine/events.py).
+
+For each task: snapshot the regularisers' targets, make a fresh Adam, then step over shuffled
+mini-batches — masks → R_target → Ŵ → CE → R_hnet → backward → step — checking `should_stop()`
+before every step. Every `eval_every` steps all seen tasks are evaluated on a fixed test subsample;
+after each task, on the full test sets (a row of the accuracy matrix), and the run folder is saved.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from core.checkpoint import RunFiles
+from core.config import RunConfig
+from core.data.benchmarks import Benchmark, BatchStream, make_benchmark
+from core.engine import events as ev
+from core.masks import mask_stats, ramped_sparsity
+from core.methods import Method, build_method
+from core.metrics import summarize
+from core.models.target import build_target
+from core.utils import seed_everything, tune_allocator
+
+
+@dataclass
+class RunResult:
+    """What `run_training` returns: the metrics dict (as in metrics.json), whether a stop request
+    ended it, the error message if it failed, and the live objects for further inspection."""
+
+    metrics: dict[str, Any]
+    stopped: bool = False
+    error: str | None = None
+    run_dir: Path | None = None
+    method: Method | None = None
+    benchmark: Benchmark | None = None
+    events: list[ev.Event] = field(default_factory=list)
+
+
+def _accuracy(method: Method, bench: Benchmark, eval_task: int, weight_task: int, sparsity: float,
+              limit: int | None = None) -> float:
+    x, y = bench.test_inputs(eval_task)
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    pred = method.predict(x, weight_task, sparsity).argmax(1)
+    return float((pred == y).float().mean())
+
+
+class _State:
+    """Accumulates what metrics.json holds while the loop runs."""
+
+    def __init__(self, cfg: RunConfig, bench: Benchmark) -> None:
+        self.n_tasks = len(bench.tasks)
+        self.acc_matrix: list[list[float | None]] = []
+        self.next_task_acc: list[float] = []
+        self.random_init_acc: list[float] = []
+        self.mask_stats: list[list[dict[str, Any]]] = []
+        self.task_seconds: list[float] = []
+        self.train_seconds = 0.0
+        self.steps = 0
+        self.created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.data = bench.info()
+        self.status = "running"
+        self.error: str | None = None
+
+    def metrics(self) -> dict[str, Any]:
+        k = len(self.acc_matrix)
+        out: dict[str, Any] = {
+            "status": self.status, "tasks_done": k,
+            "acc_matrix": [row + [None] * (self.n_tasks - len(row)) for row in self.acc_matrix]
+            + [[None] * self.n_tasks for _ in range(self.n_tasks - k)],
+            **summarize(self.acc_matrix, self.next_task_acc, self.random_init_acc),
+            "next_task_acc": self.next_task_acc, "random_init_acc": self.random_init_acc,
+            "mask_stats": self.mask_stats, "task_seconds": self.task_seconds,
+            "ms_per_iter": 1000 * self.train_seconds / self.steps if self.steps else None,
+            "steps": self.steps, "data": self.data, "created": self.created,
+            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "error": self.error,
+        }
+        return out
+
+
+def run_training(cfg: RunConfig, emit: ev.Emit | None = None,
+                 should_stop: Callable[[], bool] = lambda: False,
+                 run_dir: str | Path | None = None, benchmark: Benchmark | None = None) -> RunResult:
+    """Train `cfg.train.method` on the task stream of `cfg.data`, task after task.
+
+    Args:
+        cfg: the full run configuration.
+        emit: event sink (called on this thread); None collects events in `RunResult.events` only.
+        should_stop: polled before every step; True ends the run after the last completed task
+            (RunFinished with stopped=True).
+        run_dir: folder to save the run into after every task (None: nothing is written).
+        benchmark: a prebuilt task stream (else built from cfg.data and the seed).
+    Returns:
+        RunResult. Exactly one terminal event (RunFinished or RunFailed) is emitted last; errors do
+        not propagate — they end in RunFailed and `RunResult.error`.
+    """
+    collected: list[ev.Event] = []
+    files = RunFiles(Path(run_dir)) if run_dir is not None else None
+
+    def send(e: ev.Event) -> None:
+        collected.append(e)
+        if files is not None:
+            files.log_event(e)
+        if emit is not None:
+            emit(e)
+
+    result = RunResult(metrics={}, run_dir=Path(run_dir) if run_dir is not None else None, events=collected)
+    state: _State | None = None
+    try:
+        tune_allocator()
+        seed = cfg.train.seed
+        seed_everything(seed)
+        bench = benchmark if benchmark is not None else make_benchmark(cfg.data, seed)
+        torch.manual_seed(seed)
+        method = build_method(cfg, build_target(cfg.target, bench.input_shape, bench.n_classes), len(bench.tasks))
+        result.method, result.benchmark = method, bench
+        state = _State(cfg, bench)
+        if files is not None:
+            files.write_config(cfg)
+        send(ev.RunStarted(cfg.to_dict(), str(run_dir) if run_dir is not None else None, len(bench.tasks),
+                           cfg.train.iters_per_task, {**bench.info(), "params": method.param_counts()}))
+        p_final = cfg.mask.sparsity
+        state.random_init_acc = [_accuracy(method, bench, j, j, p_final) for j in range(len(bench.tasks))]
+        stopped = _train_tasks(cfg, method, bench, state, send, should_stop, files)
+        state.status = "stopped" if stopped else "finished"
+        result.stopped = stopped
+        result.metrics = state.metrics()
+        if files is not None:
+            files.write_metrics(result.metrics)
+        send(ev.RunFinished(result.metrics, stopped))
+    except Exception as e:  # noqa: BLE001 - every failure becomes the terminal RunFailed event
+        msg = f"{type(e).__name__}: {e}".splitlines()[0]
+        result.error = msg
+        if state is not None:
+            state.status, state.error = "failed", msg
+            result.metrics = state.metrics()
+            if files is not None:
+                try:
+                    files.write_metrics(result.metrics)
+                except Exception:  # noqa: BLE001
+                    pass
+        send(ev.RunFailed(msg, traceback.format_exc()))
+    finally:
+        if files is not None:
+            files.close()
+    return result
+
+
+def _train_tasks(cfg: RunConfig, method: Method, bench: Benchmark, state: _State, send: ev.Emit,
+                 should_stop: Callable[[], bool], files: RunFiles | None) -> bool:
+    """Train every task in order; returns True if a stop request ended training."""
+    tc, mc = cfg.train, cfg.mask
+    n_iter, n_tasks = tc.iters_per_task, len(bench.tasks)
+    gen = torch.Generator().manual_seed(tc.seed)
+    sub = cfg.data.eval_subsample
+    for t, task in enumerate(bench.tasks):
+        t_start = time.perf_counter()
+        send(ev.TaskStarted(t, state.steps))
+        method.begin_task(t)
+        opt = torch.optim.Adam(method.parameters(), lr=tc.lr, fused=True)
+        stream = BatchStream(task.y_train.numel(), tc.batch_size, gen)
+        p = mc.sparsity
+        for step in range(n_iter):
+            if should_stop():
+                return True
+            s0 = time.perf_counter()
+            idx = stream.next()
+            x = bench.prepare(task.x_train[idx], t, train=True, generator=gen)
+            p = ramped_sparsity(mc.sparsity, t, step, n_iter, mc.adaptive)
+            losses = method.losses(x, task.y_train[idx], t, p)
+            opt.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            opt.step()
+            state.train_seconds += time.perf_counter() - s0
+            state.steps += 1
+            if step == 0 or (step + 1) % tc.log_every == 0:
+                send(ev.StepLogged(t, step + 1, state.steps,
+                                   {**{k: v.item() for k, v in losses.items()}, "sparsity": p}))
+            if (step + 1) % tc.eval_every == 0 or step + 1 == n_iter:
+                accs = [_accuracy(method, bench, j, j, p, sub) for j in range(t + 1)]
+                send(ev.Evaluated(t, step + 1, state.steps, accs))
+        row = [_accuracy(method, bench, j, j, p) for j in range(t + 1)]
+        state.acc_matrix.append(row)
+        if t + 1 < n_tasks:
+            state.next_task_acc.append(_accuracy(method, bench, t + 1, t, p))
+        masks = {j: method.masks(j, p) for j in range(t + 1)}
+        stats = mask_stats(masks[t]) if masks[t] is not None else []
+        state.mask_stats.append(stats)
+        state.task_seconds.append(time.perf_counter() - t_start)
+        if files is not None:
+            files.write_tensors(method.state_tensors(),
+                                {j: m for j, m in masks.items() if m is not None})
+            files.write_metrics(state.metrics())
+        send(ev.TaskFinished(t, state.steps, row, stats, state.task_seconds[-1]))
+    return False

@@ -1,0 +1,103 @@
+"""Semi-binary masks (hypermask.md §2–3): pure functions of hypernetwork outputs.
+
+A mask never lives on a module: `semi_binary_mask` turns one tensor of raw hypernetwork outputs into
+a mask, `apply_masks` multiplies target weights by masks, and the result enters the target network's
+forward call through `torch.func.functional_call`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+def percentile(values: Tensor, p: float) -> Tensor:
+    """p-th percentile of all entries with linear interpolation (numpy's default method).
+
+    Uses `torch.kthvalue` (O(n)), so it works on tensors of more than 2^24 entries, where
+    `torch.quantile` refuses (pytorch/pytorch#64947).
+
+    Args:
+        values: any shape, floating point; read without gradient.
+        p: percent in [0, 100].
+    Returns:
+        0-d tensor, same dtype as `values`.
+    Raises:
+        ValueError: if `p` is outside [0, 100] or `values` is empty.
+    """
+    if not 0.0 <= p <= 100.0:
+        raise ValueError(f"percentile p={p} must lie in [0, 100]")
+    flat = values.detach().reshape(-1)
+    n = flat.numel()
+    if n == 0:
+        raise ValueError("percentile of an empty tensor")
+    pos = (n - 1) * p / 100.0
+    lo = int(math.floor(pos))
+    frac = pos - lo
+    v_lo = torch.kthvalue(flat, lo + 1).values
+    if frac == 0.0 or lo + 1 >= n:
+        return v_lo
+    # The (lo+2)-th smallest: v_lo again if it repeats, otherwise the smallest entry above it.
+    if int((flat <= v_lo).sum()) >= lo + 2:
+        v_hi = v_lo
+    else:
+        v_hi = flat[flat > v_lo].min()
+    return v_lo + (v_hi - v_lo) * frac
+
+
+def semi_binary_mask(logits: Tensor, sparsity: float) -> Tensor:
+    """Semi-binary mask M = r ⊙ [r ≥ τ] with r = |tanh(o)| and τ the p-th percentile of r (§2).
+
+    Kept entries keep their continuous value in [0, 1); gradients flow through them
+    (dr/do = sign(o)·(1 − tanh²(o))), while the threshold τ is a constant. `sparsity` = 0 gives the
+    dense continuous mask |tanh(o)|.
+
+    Args:
+        logits: raw hypernetwork outputs o_l for one target tensor, any shape.
+        sparsity: p in percent, [0, 100).
+    Returns:
+        Tensor of the same shape as `logits`, values in [0, 1).
+    Raises:
+        ValueError: if `sparsity` is outside [0, 100).
+    """
+    if not 0.0 <= sparsity < 100.0:
+        raise ValueError(f"sparsity p={sparsity} must lie in [0, 100)")
+    r = torch.tanh(logits).abs()
+    if sparsity == 0.0:
+        return r
+    tau = percentile(r, sparsity)
+    return r * (r >= tau).to(r.dtype)
+
+
+def masks_from_logits(logits: dict[str, Tensor], sparsity: float) -> dict[str, Tensor]:
+    """Apply `semi_binary_mask` to every tensor, each with its own threshold (per-tensor τ_l)."""
+    return {name: semi_binary_mask(o, sparsity) for name, o in logits.items()}
+
+
+def ramped_sparsity(sparsity: float, task: int, step: int, n_steps: int, adaptive: bool) -> float:
+    """Sparsity in effect at `step` (0-based) of `task`: p·(step+1)/n_steps during task 0 when
+    `adaptive`, else p (hypermask.md §2, adaptive sparsity)."""
+    if adaptive and task == 0:
+        return sparsity * min(step + 1, n_steps) / n_steps
+    return sparsity
+
+
+def apply_masks(params: dict[str, Tensor], masks: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Ŵ_l = W_l ⊙ M_l for every masked tensor; tensors without a mask (output bias) pass as they are
+    (§3)."""
+    return {name: (w * masks[name] if name in masks else w) for name, w in params.items()}
+
+
+def mask_stats(masks: dict[str, Tensor]) -> list[dict[str, float | str]]:
+    """Per-layer statistics: fraction of zero entries ('sparsity', in [0, 1]) and mean mask value."""
+    out: list[dict[str, float | str]] = []
+    for name, m in masks.items():
+        m = m.detach()
+        out.append({"layer": name, "sparsity": float((m == 0).float().mean()), "mean": float(m.mean())})
+    return out
+
+
+__all__ = ["percentile", "semi_binary_mask", "masks_from_logits", "ramped_sparsity", "apply_masks",
+           "mask_stats"]

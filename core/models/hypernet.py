@@ -1,0 +1,81 @@
+"""Hypernetwork H(e; Θ) (hypermask.md §1): ELU MLP from a task embedding to one output tensor per
+target tensor, optionally chunked as in HNET (von Oswald et al., 2020).
+
+The task embeddings e_0 … e_{T−1} ∈ R^d live here as one (T, d) parameter, N(0, 1) initialised and
+all created up front. Unchunked: the last layer emits all N_out numbers at once. Chunked: a learned
+chunk embedding c_k is appended to e and the network emits `chunk_size` numbers per chunk; the
+chunks are concatenated and cut to N_out.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from core.config import HyperConfig
+
+
+class HyperNetwork(nn.Module):
+    """Maps task ids to flat output vectors, split into named tensors by `split`.
+
+    Args:
+        shapes: name → shape of each generated tensor (order kept).
+        n_tasks: number of task embeddings T.
+        cfg: hidden widths, embedding size d, chunking.
+    """
+
+    def __init__(self, shapes: dict[str, torch.Size], n_tasks: int, cfg: HyperConfig) -> None:
+        super().__init__()
+        self.shapes = {k: torch.Size(v) for k, v in shapes.items()}
+        self.numels = [math.prod(s) for s in self.shapes.values()]
+        self.n_out = sum(self.numels)
+        self.chunk_size = cfg.chunk_size
+        self.embeddings = nn.Parameter(torch.randn(n_tasks, cfg.embedding_dim))
+        in_dim = cfg.embedding_dim
+        if cfg.chunk_size is None:
+            out_dim = self.n_out
+            self.chunk_embeddings = None
+        else:
+            out_dim = cfg.chunk_size
+            n_chunks = math.ceil(self.n_out / cfg.chunk_size)
+            self.chunk_embeddings = nn.Parameter(torch.randn(n_chunks, cfg.chunk_emb_dim))
+            in_dim += cfg.chunk_emb_dim
+        sizes = (in_dim, *cfg.hidden, out_dim)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+
+    @property
+    def n_tasks(self) -> int:
+        return self.embeddings.shape[0]
+
+    def _mlp(self, h: Tensor) -> Tensor:
+        for layer in self.layers[:-1]:
+            h = F.elu(layer(h))
+        return self.layers[-1](h)
+
+    def forward_embeddings(self, emb: Tensor) -> Tensor:
+        """Raw outputs for embeddings `emb` (B, d) → (B, N_out)."""
+        if self.chunk_embeddings is None:
+            return self._mlp(emb)
+        b, k = emb.shape[0], self.chunk_embeddings.shape[0]
+        inp = torch.cat([emb[:, None, :].expand(b, k, emb.shape[1]),
+                         self.chunk_embeddings[None].expand(b, k, -1)], dim=2)
+        return self._mlp(inp).reshape(b, -1)[:, : self.n_out]
+
+    def forward(self, tasks: Tensor | list[int] | int) -> Tensor:
+        """Raw (pre-tanh) outputs H(e_t; Θ) for task ids `tasks` → (B, N_out) (B = 1 for an int)."""
+        idx = torch.as_tensor([tasks] if isinstance(tasks, int) else tasks, dtype=torch.long)
+        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.n_tasks):
+            raise ValueError(f"task id(s) {idx.tolist()} outside [0, {self.n_tasks})")
+        return self.forward_embeddings(self.embeddings[idx])
+
+    def split(self, flat: Tensor) -> dict[str, Tensor]:
+        """One flat output (N_out,) → {name: tensor of its shape} (views, no copy)."""
+        parts = torch.split(flat, self.numels)
+        return {name: part.view(shape) for (name, shape), part in zip(self.shapes.items(), parts)}
+
+    def theta(self) -> list[nn.Parameter]:
+        """Θ: every parameter except the task embeddings (chunk embeddings included)."""
+        return [p for n, p in self.named_parameters() if n != "embeddings"]

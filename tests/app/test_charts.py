@@ -1,0 +1,294 @@
+"""Tests for app.components.charts: pure figure builders."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from app.components import charts
+
+
+def _events_two_tasks() -> list[dict]:
+    """Hand-built event list of a 2-task run (evaluations every 50 steps)."""
+    losses = lambda ce, rh, rt: {"total": ce + rh + rt, "ce": ce, "r_hnet": rh, "r_target": rt,
+                                 "sparsity": 0.0}
+    return [
+        {"kind": "run_started", "config": {}, "run_dir": None, "n_tasks": 2, "iters_per_task": 100,
+         "info": {}},
+        {"kind": "task_started", "task": 0, "global_step": 0},
+        {"kind": "step_logged", "task": 0, "step": 0, "global_step": 0, "losses": losses(2.0, 0.0, 0.0)},
+        {"kind": "step_logged", "task": 0, "step": 49, "global_step": 49, "losses": losses(1.0, 0.0, 0.0)},
+        {"kind": "evaluated", "task": 0, "step": 49, "global_step": 50, "accuracies": [0.6]},
+        {"kind": "evaluated", "task": 0, "step": 99, "global_step": 100, "accuracies": [0.9]},
+        {"kind": "task_finished", "task": 0, "global_step": 100, "acc_row": [0.91],
+         "mask_stats": [{"layer": "fc1", "sparsity": 0.3, "mean": 0.2}], "seconds": 1.0},
+        {"kind": "task_started", "task": 1, "global_step": 100},
+        {"kind": "step_logged", "task": 1, "step": 0, "global_step": 100, "losses": losses(2.2, 0.01, 0.1)},
+        {"kind": "step_logged", "task": 1, "step": 49, "global_step": 149, "losses": losses(0.8, 0.02, 0.05)},
+        {"kind": "evaluated", "task": 1, "step": 49, "global_step": 150, "accuracies": [0.85, 0.5]},
+        {"kind": "evaluated", "task": 1, "step": 99, "global_step": 200, "accuracies": [0.8, 0.95]},
+        {"kind": "task_finished", "task": 1, "global_step": 200, "acc_row": [0.82, 0.96],
+         "mask_stats": [], "seconds": 1.0},
+        {"kind": "run_finished", "result": {"avg_acc": 0.89, "bwt": -0.09, "forgetting": 0.09},
+         "stopped": False},
+    ]
+
+
+def _check_common(fig: go.Figure, uirevision: str) -> None:
+    assert isinstance(fig, go.Figure)
+    assert fig.layout.uirevision == uirevision
+    assert fig.layout.title.text
+    assert fig.layout.template.layout.plot_bgcolor == "white"  # plotly_white
+    assert fig.layout.margin.t is not None and fig.layout.margin.t <= 80
+
+
+def _dashed_lines(fig: go.Figure) -> list:
+    return [s for s in fig.layout.shapes if s.type == "line" and s.line.dash == "dash"]
+
+
+def test_module_imports_only_plotly_numpy():
+    src = Path(charts.__file__).read_text(encoding="utf-8")
+    mods = set()
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.Import):
+            mods |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            mods.add(node.module.split(".")[0])
+    assert "streamlit" not in mods and "torch" not in mods
+    assert mods <= {"__future__", "math", "collections", "typing", "numpy", "plotly"}
+
+
+def test_plotly_config():
+    cfg = charts.PLOTLY_CONFIG
+    assert cfg["displaylogo"] is False
+    assert cfg["toImageButtonOptions"]["format"] == "png"
+    assert cfg["toImageButtonOptions"]["scale"] == 2
+    assert cfg["toImageButtonOptions"]["filename"]
+    named = charts.plotly_config("acc_matrix")
+    assert named["toImageButtonOptions"]["filename"] == "acc_matrix"
+    assert cfg["toImageButtonOptions"]["filename"] != "acc_matrix"  # original untouched
+
+
+def test_forgetting_curves_two_tasks():
+    fig = charts.forgetting_curves(_events_two_tasks(), total_steps=200)
+    _check_common(fig, "fc")
+    assert len(fig.data) == 2
+    t0, t1 = fig.data
+    assert list(t0.x) == [50, 100, 150, 200]
+    assert list(t0.y) == [0.6, 0.9, 0.85, 0.8]
+    assert list(t1.x) == [150, 200]           # starts where task 1 first appears
+    assert list(t1.y) == [0.5, 0.95]
+    assert t0.line.color != t1.line.color
+    shapes = _dashed_lines(fig)
+    assert len(shapes) == 2
+    assert [s.x0 for s in shapes] == [0, 100]
+    texts = [a.text for a in fig.layout.annotations]
+    assert "task 0" in texts and "task 1" in texts
+    assert tuple(fig.layout.yaxis.range) == (0, 1.02)
+    assert tuple(fig.layout.xaxis.range) == (0, 200)
+    assert fig.layout.xaxis.title.text == "training iterations"
+    assert fig.layout.yaxis.title.text == "accuracy"
+    assert "%" in t0.hovertemplate and "task 0" in t0.hovertemplate
+
+
+def test_forgetting_curves_live_partial_and_empty():
+    ev = _events_two_tasks()[:5]  # task 0 running, one evaluation so far
+    fig = charts.forgetting_curves(ev, uirevision="live")
+    _check_common(fig, "live")
+    assert len(fig.data) == 1 and list(fig.data[0].y) == [0.6]
+    assert len(_dashed_lines(fig)) == 1
+    assert fig.layout.xaxis.range is None  # no total_steps: autorange
+    empty = charts.forgetting_curves([])
+    assert len(empty.data) == 0 and empty.layout.uirevision == "fc"
+
+
+def test_forgetting_curves_uses_last_run_only():
+    ev = _events_two_tasks() + _events_two_tasks()[:5]
+    fig = charts.forgetting_curves(ev)
+    assert len(fig.data) == 1 and list(fig.data[0].y) == [0.6]
+
+
+def test_compare_forgetting():
+    ev = _events_two_tasks()
+    fig = charts.compare_forgetting({"HyperMask": ev, "Fine-tuning": ev, "EWC": ev})
+    _check_common(fig, "fc-compare")
+    assert len(fig.data) == 6
+    by_method = {}
+    for tr in fig.data:
+        by_method.setdefault(tr.legendgroup, []).append(tr)
+    assert set(by_method) == {"HyperMask", "Fine-tuning", "EWC"}
+    assert [tr.line.dash for tr in by_method["HyperMask"]] == ["solid", "solid"]
+    assert by_method["Fine-tuning"][0].line.dash == "dash"
+    assert by_method["EWC"][0].line.dash == "dot"
+    # same colour per task across methods
+    assert by_method["HyperMask"][1].line.color == by_method["Fine-tuning"][1].line.color
+    assert by_method["HyperMask"][0].line.color != by_method["HyperMask"][1].line.color
+    assert len(_dashed_lines(fig)) == 2  # deduplicated task switches
+
+
+def test_loss_curves_log_and_linear():
+    ev = _events_two_tasks()
+    fig = charts.loss_curves(ev)
+    _check_common(fig, "loss")
+    assert len(fig.data) == 4
+    names = [t.name for t in fig.data]
+    assert names == ["cross-entropy", "β·R_hnet", "λ·R_target", "total"]
+    assert fig.layout.yaxis.type == "log"
+    ce, rh, rt, total = fig.data
+    assert list(ce.y) == [2.0, 1.0, 2.2, 0.8]
+    assert list(rh.x) == [100, 149]           # zeros omitted on the log scale
+    assert list(rh.y) == pytest.approx([0.01, 0.02])
+    assert len(_dashed_lines(fig)) == 2
+    lin = charts.loss_curves(ev, log_y=False)
+    assert lin.layout.yaxis.type != "log"
+    assert list(lin.data[1].y) == pytest.approx([0.0, 0.0, 0.01, 0.02])
+
+
+def test_loss_curves_downsample():
+    ev = [{"kind": "step_logged", "task": 0, "step": i, "global_step": i,
+           "losses": {"total": 1.0 + i, "ce": 1.0, "r_hnet": 0.0, "r_target": 0.0}}
+          for i in range(1000)]
+    fig = charts.loss_curves(ev, max_points=100)
+    assert len(fig.data[0].x) <= 101
+    assert fig.data[3].x[-1] == 999
+    assert len(fig.data[1].x) == 0  # all-zero term kept as an (empty) trace
+
+
+def test_accuracy_matrix_heatmap_full_and_partial():
+    m = [[0.91, None, None], [0.82, 0.96, None], [None, None, None]]
+    fig = charts.accuracy_matrix_heatmap(m)
+    _check_common(fig, "acc-matrix")
+    assert len(fig.data) == 1
+    hm = fig.data[0]
+    z = np.asarray(hm.z, dtype=float)
+    assert z.shape == (3, 3)
+    assert z[0, 0] == pytest.approx(0.91) and z[1, 1] == pytest.approx(0.96)
+    assert np.isnan(z[0, 1]) and np.isnan(z[2]).all()
+    assert hm.zmin == 0 and hm.zmax == 1
+    assert hm.text[1][0] == "82.0%" and hm.text[0][1] == ""
+    assert fig.layout.yaxis.autorange == "reversed"
+    assert fig.layout.xaxis.title.text == "evaluated on task j"
+    assert fig.layout.yaxis.title.text == "after training task i"
+
+
+def test_accuracy_matrix_heatmap_ragged_rows():
+    fig = charts.accuracy_matrix_heatmap([[0.9], [0.8, 0.95]])
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert z.shape == (2, 2) and np.isnan(z[0, 1]) and z[1, 1] == pytest.approx(0.95)
+
+
+def test_mask_overlap_heatmap():
+    ov = np.array([[1.0, 0.25], [0.25, 1.0]])
+    fig = charts.mask_overlap_heatmap(ov, layer="fc1", measure="Jaccard")
+    _check_common(fig, "mask-overlap")
+    assert len(fig.data) == 1
+    assert np.allclose(np.asarray(fig.data[0].z), ov)
+    assert fig.data[0].text[0][1] == "0.25"
+    assert "fc1" in fig.layout.title.text and "Jaccard" in fig.layout.title.text
+    assert fig.data[0].zmin == 0 and fig.data[0].zmax == 1
+
+
+def test_sparsity_heatmap_percent():
+    s = np.array([[0.5, 0.123], [0.6, np.nan]])
+    fig = charts.sparsity_heatmap(s, ["fc1", "fc2"])
+    _check_common(fig, "sparsity")
+    z = np.asarray(fig.data[0].z, dtype=float)
+    assert z[0, 0] == pytest.approx(50.0) and z[0, 1] == pytest.approx(12.3)
+    assert np.isnan(z[1, 1])
+    assert fig.data[0].text[0][1] == "12.3%" and fig.data[0].text[1][1] == ""
+    assert list(fig.data[0].x) == ["fc1", "fc2"]
+
+
+def test_neuron_usage_chart():
+    u = np.random.default_rng(0).random((3, 50))
+    fig = charts.neuron_usage(u, "fc1")
+    _check_common(fig, "neuron-usage")
+    assert len(fig.data) == 1 and np.asarray(fig.data[0].z).shape == (3, 50)
+    assert fig.layout.xaxis.title.text == "output neuron"
+
+
+@pytest.mark.parametrize("t,rows", [(3, 1), (10, 1), (20, 2)])
+def test_input_masks_grid(t, rows):
+    imgs = np.random.default_rng(1).random((t, 6, 6))
+    fig = charts.input_masks_grid(imgs)
+    _check_common(fig, "input-masks")
+    assert len(fig.data) == t
+    assert all(tr.coloraxis == "coloraxis" for tr in fig.data)
+    assert fig.layout.coloraxis.cmin == 0
+    assert fig.layout.coloraxis.cmax == pytest.approx(imgs.max())
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[:t] == [f"task {k}" for k in range(t)]
+    assert fig.layout.yaxis.scaleanchor == "x"
+    assert fig.layout.xaxis.showticklabels is False
+    # rows: distinct y domains
+    assert len({tuple(getattr(fig.layout, f"yaxis{i if i > 1 else ''}").domain)
+                for i in range(1, t + 1)}) == rows
+
+
+def test_mask_histogram():
+    rng = np.random.default_rng(2)
+    vals = {0: np.concatenate([np.zeros(50), rng.uniform(0.2, 1, 50)]),
+            3: np.concatenate([np.zeros(30), rng.uniform(0.4, 1, 70)])}
+    fig = charts.mask_histogram(vals, {0: 0.2, 3: 0.4}, bins=20)
+    _check_common(fig, "mask-hist")
+    assert len(fig.data) == 2
+    assert [t.name for t in fig.data] == ["task 0", "task 3"]
+    assert sum(fig.data[0].y) == 100 and sum(fig.data[1].y) == 100
+    assert fig.data[0].opacity < 1
+    assert fig.layout.barmode == "overlay"
+    assert fig.layout.yaxis.type == "log"
+    assert len(fig.layout.shapes) == 2
+    assert [s.x0 for s in fig.layout.shapes] == [0.2, 0.4]
+    assert "τ = 0.200" in [a.text for a in fig.layout.annotations]
+    nz = charts.mask_histogram(vals, {}, log_y=False, drop_zeros=True)
+    assert sum(nz.data[0].y) == 50 and len(nz.layout.shapes) == 0
+    assert nz.layout.yaxis.type != "log"
+
+
+def test_projection_scatter_with_highlight():
+    pts = np.array([[0, 0], [1, 1], [2, 2], [3, 3], [4, 4]], dtype=float)
+    labels = [1, 0, 1, 2, 0]
+    hover = [f"sample {i}" for i in range(5)]
+    fig = charts.projection_scatter(pts, labels, hover, color_title="task",
+                                    highlight=np.array([[5.0, 5.0], [6.0, 6.0]]),
+                                    highlight_labels=[0, 2])
+    _check_common(fig, "projection")
+    assert len(fig.data) == 4
+    assert [t.name for t in fig.data[:3]] == ["0", "1", "2"]
+    assert list(fig.data[0].x) == [1.0, 4.0] and list(fig.data[0].text) == ["sample 1", "sample 4"]
+    star = fig.data[3]
+    assert star.marker.symbol == "star" and star.marker.size >= 14
+    assert list(star.marker.color) == [fig.data[0].marker.color, fig.data[2].marker.color]
+    assert fig.layout.legend.title.text == "task"
+    plain = charts.projection_scatter(pts, labels, hover, color_title="class")
+    assert len(plain.data) == 3
+    with pytest.raises(ValueError):
+        charts.projection_scatter(pts, labels[:3], None, color_title="task")
+
+
+def test_metric_bars():
+    summary = {"HyperMask": {"ACC": 0.95, "BWT": -0.01, "forgetting": 0.012},
+               "Fine-tuning": {"avg_acc": 0.6, "bwt": -0.35, "forgetting": 0.36}}
+    fig = charts.metric_bars(summary)
+    _check_common(fig, "metrics")
+    assert len(fig.data) == 2
+    assert fig.layout.barmode == "group"
+    assert list(fig.data[0].x) == ["ACC", "BWT", "forgetting"]
+    assert list(fig.data[0].y) == pytest.approx([95.0, -1.0, 1.2])
+    assert list(fig.data[1].y) == pytest.approx([60.0, -35.0, 36.0])
+    assert fig.data[0].text[0] == "95.0%"
+    partial = charts.metric_bars({"x": {"ACC": 0.5}})
+    assert partial.data[0].y[1] is None
+
+
+def test_all_figures_serialise():
+    ev = _events_two_tasks()
+    figs = [charts.forgetting_curves(ev), charts.loss_curves(ev),
+            charts.accuracy_matrix_heatmap([[0.9, None], [0.8, 0.9]])]
+    for f in figs:
+        js = f.to_json()
+        assert "uirevision" in js and "NaN" not in js
