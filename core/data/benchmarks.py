@@ -123,14 +123,20 @@ def _build_split(cfg: DataConfig, raw: RawSplit, seed: int) -> tuple[list[Task],
     return _split_tasks(raw, cfg.tasks), 2
 
 
-def _build_permuted(cfg: DataConfig, raw: RawSplit, seed: int) -> tuple[list[Task], int]:
-    side = cfg.pad_to or raw.x_train.shape[-1]
+def permutations(cfg: DataConfig, seed: int, side: int = 28) -> list[Tensor]:
+    """The pixel permutations of Permuted MNIST, one (P²,) index tensor per task, P = pad_to or
+    `side`; drawn once from `seed` (task 0 permuted too). Needs no data, so the app can fold masks
+    back to the image grid for any saved run."""
+    p = cfg.pad_to or side
     gen = torch.Generator().manual_seed(seed)
+    return [torch.randperm(p * p, generator=gen) for _ in range(cfg.tasks)]
+
+
+def _build_permuted(cfg: DataConfig, raw: RawSplit, seed: int) -> tuple[list[Task], int]:
     xtr, ytr = _images(raw.x_train), torch.from_numpy(raw.y_train)
     xte, yte = _images(raw.x_test), torch.from_numpy(raw.y_test)
-    tasks = [Task(t, tuple(range(10)), xtr, ytr, xte, yte, perm=torch.randperm(side * side, generator=gen))
-             for t in range(cfg.tasks)]
-    return tasks, 10
+    perms = permutations(cfg, seed, raw.x_train.shape[-1])
+    return [Task(t, tuple(range(10)), xtr, ytr, xte, yte, perm=perms[t]) for t in range(cfg.tasks)], 10
 
 
 Builder = Callable[[DataConfig, RawSplit, int], tuple[list[Task], int]]
