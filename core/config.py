@@ -180,7 +180,9 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (tuples become lists)."""
-        return dataclasses.asdict(self)
+        return {k: ({f: list(v) if isinstance(v, tuple) else v for f, v in sub.items()}
+                    if isinstance(sub, dict) else sub)
+                for k, sub in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":

@@ -1,0 +1,110 @@
+"""Streamlit caches over run folders (read-only).
+
+`load_run` goes through the safe loader `core.checkpoint.load_run` (JSON + safetensors, no pickle) and
+is cached per folder *and* file modification time, so a live run that saves after every task is
+re-read when it changes while finished and pretrained runs are loaded once per process. Loaded runs
+are shared between sessions and must be treated as read-only. Projections are cached per run,
+modification time and request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from app.components import projections
+from core import checkpoint
+from core.checkpoint import Run, RunError
+
+
+def _mtime(p: Path) -> float:
+    try:
+        return p.stat().st_mtime_ns / 1e9
+    except OSError:
+        return 0.0
+
+
+def run_stamp(path: str | Path) -> float:
+    """Latest modification time of the files `load_run` reads (0.0 if none)."""
+    p = Path(path)
+    return max(_mtime(p / n) for n in ("config.json", "metrics.json", "weights.safetensors", "masks.safetensors"))
+
+
+@st.cache_resource(max_entries=12, show_spinner="Loading run…")
+def _load_run(path: str, stamp: float) -> Run:
+    return checkpoint.load_run(path)
+
+
+def load_run(path: str | Path) -> Run:
+    """The run in folder `path` (cached). Raises `RunError` for an unreadable folder."""
+    return _load_run(str(Path(path).resolve()), run_stamp(path))
+
+
+def try_load_run(path: str | Path) -> tuple[Run | None, str | None]:
+    """(run, None) or (None, reason) — never raises for a bad folder."""
+    try:
+        return load_run(path), None
+    except RunError as e:
+        return None, str(e)
+    except Exception as e:  # noqa: BLE001 - a foreign folder must not break a page
+        return None, f"{type(e).__name__}: {e}"[:200]
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _events(path: str, stamp: float) -> list[dict[str, Any]]:
+    return checkpoint.read_events(path)
+
+
+def events(path: str | Path) -> list[dict[str, Any]]:
+    """The run's events.jsonl as plain dicts (cached per modification time)."""
+    p = Path(path)
+    return _events(str(p.resolve()), _mtime(p / "events.jsonl"))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _metrics(path: str, stamp: float) -> dict[str, Any] | None:
+    try:
+        return checkpoint.read_metrics(path)
+    except RunError:
+        return None
+
+
+def metrics(path: str | Path) -> dict[str, Any] | None:
+    """metrics.json of a run (None if missing or unreadable)."""
+    p = Path(path)
+    return _metrics(str(p.resolve()), _mtime(p / "metrics.json"))
+
+
+@st.cache_data(max_entries=32, show_spinner="Computing projection…")
+def _projection(path: str, stamp: float, what: str, algorithm: str, layer: int, per_task: int,
+                seed: int) -> projections.Projection:
+    run = _load_run(path, stamp)
+    if what == "task embeddings":
+        from core.analysis import task_embeddings
+
+        emb = task_embeddings(run.method)
+        if emb is None:
+            raise ValueError(f"{run.config.train.method} has no task embeddings")
+        emb = emb[: max(1, run.tasks_done)]
+        pts, note = projections.project(emb, algorithm, seed)
+        t = list(range(emb.shape[0]))
+        return projections.Projection(pts, t, t, [f"task embedding e_{j} (d = {emb.shape[1]})" for j in t], note)
+    from core.data.benchmarks import make_benchmark
+
+    bench = make_benchmark(run.config.data, run.config.train.seed)
+    x, tasks, classes, hover = projections.activation_samples(run, bench, layer, per_task)
+    pts, note = projections.project(x, algorithm, seed)
+    return projections.Projection(np.asarray(pts), tasks, classes, hover, note)
+
+
+def projection(path: str | Path, what: str, algorithm: str, layer: int = 0, per_task: int = 100,
+               seed: int = 0) -> projections.Projection:
+    """Projection of a run's task embeddings or hidden activations (cached per run and request).
+
+    Raises:
+        RunError, core.data.sources.DataError, ValueError: with a one-line message for the page.
+    """
+    return _projection(str(Path(path).resolve()), run_stamp(path), what, algorithm, layer, per_task, seed)

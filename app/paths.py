@@ -1,0 +1,59 @@
+"""Where the app finds run folders: saved runs (`runs/`) and shipped pretrained runs (`pretrained/`).
+
+Environment variables are read here, in the app only (core never reads them):
+  HYPERMASK_RUNS_DIR        folder for new and saved runs (default: <repo>/runs)
+  HYPERMASK_PRETRAINED_DIR  folder with the shipped runs and manifest.json (default: <repo>/pretrained)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def runs_dir() -> Path:
+    """Folder of saved runs; new runs are created inside it."""
+    return Path(os.environ.get("HYPERMASK_RUNS_DIR") or REPO_ROOT / "runs").expanduser()
+
+
+def pretrained_dir() -> Path:
+    """Folder of shipped pretrained runs."""
+    return Path(os.environ.get("HYPERMASK_PRETRAINED_DIR") or REPO_ROOT / "pretrained").expanduser()
+
+
+@dataclass(frozen=True)
+class PretrainedEntry:
+    """One run listed in `pretrained/manifest.json`."""
+
+    path: Path
+    title: str
+    description: str = ""
+
+
+def read_manifest(root: Path | None = None) -> list[PretrainedEntry]:
+    """Entries of `manifest.json` whose folder exists; never raises.
+
+    Without a (valid) manifest every sub-folder holding a config.json is listed, titled by its name,
+    so a pretrained folder filled by hand still shows up.
+    """
+    root = root or pretrained_dir()
+    if not root.is_dir():
+        return []
+    entries: list[PretrainedEntry] = []
+    try:
+        data = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+        for item in data.get("runs", []):
+            rel = str(item.get("path", ""))
+            p = (root / rel).resolve()
+            if rel and p.parent == root.resolve() and p.is_dir():
+                entries.append(PretrainedEntry(p, str(item.get("title") or rel), str(item.get("description", ""))))
+    except (OSError, ValueError, AttributeError, TypeError):
+        entries = []
+    if entries:
+        return entries
+    return [PretrainedEntry(d.resolve(), d.name) for d in sorted(root.iterdir())
+            if d.is_dir() and (d / "config.json").exists()]

@@ -1,0 +1,113 @@
+"""The only module that knows `st.session_state` keys (typed get/set helpers).
+
+Per browser session we keep: which live run the Train page is attached to, the run chosen on the
+Masks / Embeddings pages, the Compare page's group of runs, and for every live run this session
+watches a `LiveView` (its own cursor into `BackgroundRun.events_since` plus the records read so far).
+The runs themselves live in the process-wide `core.engine.runner.REGISTRY`, so a refresh or a
+second tab re-attaches instead of starting again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+_LIVE = "_live_views"  # dict[run_dir, LiveView]
+_TRAIN_RUN = "_train_attached"  # str | None: run folder the Train page shows
+_TRAIN_DETACHED = "_train_detached"  # bool: the user chose "none" (do not auto-attach)
+_SELECTED = "_selected_run"  # str | None: run opened on the Masks / Embeddings pages
+_COMPARE = "_compare_group"  # list[str]: run folders of the Compare page's live group
+_FLASH = "_flash"  # list[(level, text)] shown once on the next run
+_PENDING_DELETE = "_pending_delete"  # str | None: run folder awaiting confirmation
+_PROJECTION = "_projection_request"  # dict | None: the last projection asked for
+
+
+@dataclass
+class LiveView:
+    """One session's view of one live run: cursor, event records (plain dicts), and
+    (wall time, global step) samples taken while polling, for the time-left estimate."""
+
+    cursor: int = 0
+    records: list[dict[str, Any]] = field(default_factory=list)
+    samples: list[tuple[float, int]] = field(default_factory=list)
+    terminal: bool = False
+
+
+def live_view(run_dir: str) -> LiveView:
+    """This session's LiveView of `run_dir` (created empty on first use)."""
+    views: dict[str, LiveView] = st.session_state.setdefault(_LIVE, {})
+    if run_dir not in views:
+        views[run_dir] = LiveView()
+    return views[run_dir]
+
+
+def train_run() -> str | None:
+    return st.session_state.get(_TRAIN_RUN)
+
+
+def set_train_run(run_dir: str | None) -> None:
+    st.session_state[_TRAIN_RUN] = run_dir
+    st.session_state[_TRAIN_DETACHED] = run_dir is None
+
+
+def train_detached() -> bool:
+    return bool(st.session_state.get(_TRAIN_DETACHED, False))
+
+
+def selected_run() -> str | None:
+    return st.session_state.get(_SELECTED)
+
+
+def set_selected_run(run_dir: str | None) -> None:
+    st.session_state[_SELECTED] = run_dir
+
+
+def compare_group() -> list[str]:
+    return list(st.session_state.get(_COMPARE, []))
+
+
+def set_compare_group(run_dirs: list[str]) -> None:
+    st.session_state[_COMPARE] = list(run_dirs)
+
+
+def flash(level: str, text: str) -> None:
+    """Queue a message ('info', 'success', 'warning', 'error') for the next run of the page."""
+    st.session_state.setdefault(_FLASH, []).append((level, text))
+
+
+def pop_flashes() -> list[tuple[str, str]]:
+    return st.session_state.pop(_FLASH, [])
+
+
+def pending_delete() -> str | None:
+    return st.session_state.get(_PENDING_DELETE)
+
+
+def set_pending_delete(run_dir: str | None) -> None:
+    st.session_state[_PENDING_DELETE] = run_dir
+
+
+def projection_request() -> dict[str, Any] | None:
+    return st.session_state.get(_PROJECTION)
+
+
+def set_projection_request(req: dict[str, Any] | None) -> None:
+    st.session_state[_PROJECTION] = req
+
+
+def init_default(key: str, value: Any) -> None:
+    """Give widget `key` an initial value once (so widgets need no `value=` argument)."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def get(key: str, default: Any = None) -> Any:
+    """Current value of a widget key."""
+    return st.session_state.get(key, default)
+
+
+def put(key: str, value: Any) -> None:
+    """Set a widget key (only from callbacks or before the widget is drawn)."""
+    st.session_state[key] = value

@@ -1,0 +1,22 @@
+"""Shared fixtures: tiny configurations that train in about a second."""
+
+import pytest
+
+from core.config import DataConfig, HyperConfig, MaskConfig, RunConfig, TargetConfig, TrainConfig
+
+
+def tiny_config(method: str = "hypermask", iters: int = 30, n_tasks: int = 2, seed: int = 1) -> RunConfig:
+    """Split Digits, `n_tasks` tasks, a 32-unit MLP, a few iterations per task."""
+    return RunConfig(
+        data=DataConfig(benchmark="split-digits", n_tasks=n_tasks, eval_subsample=50),
+        target=TargetConfig(hidden=(32,)),
+        hyper=HyperConfig(hidden=(16,), embedding_dim=8),
+        mask=MaskConfig(sparsity=30.0, beta=0.01, lam=0.001),
+        train=TrainConfig(method=method, iters_per_task=iters, batch_size=32, seed=seed, log_every=5,
+                          eval_every=10),
+    )
+
+
+@pytest.fixture
+def tiny() -> RunConfig:
+    return tiny_config()

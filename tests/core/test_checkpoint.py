@@ -1,0 +1,133 @@
+"""Run files: round trip, atomic per-task saves, versions, bad folders, bundles."""
+
+import json
+import zipfile
+from io import BytesIO
+
+import pytest
+import torch
+
+from core.checkpoint import (RunError, delete_run, export_bundle, import_bundle, list_runs, load_run,
+                             prepare_out_dir)
+from core.config import FORMAT_VERSION
+from core.engine.loop import run_training
+from tests.conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    d = tmp_path_factory.mktemp("runs") / "r1"
+    res = run_training(tiny_config(iters=20), run_dir=d)
+    return d, res
+
+
+def test_round_trip_identical_predictions(saved) -> None:
+    d, res = saved
+    run = load_run(d)
+    assert run.config == res.method.cfg and run.tasks_done == 2
+    x, _ = res.benchmark.test_inputs(1)
+    for t in (0, 1):
+        assert torch.equal(run.method.predict(x, t, 30.0), res.method.predict(x, t, 30.0))
+    assert set(run.masks) == {0, 1} and "hidden.0.weight" in run.masks[1]
+    assert json.loads((d / "metrics.json").read_text())["acc_matrix"] == res.metrics["acc_matrix"]
+    assert run.events()[-1]["kind"] == "run_finished"
+
+
+def test_files_present_and_json_metrics(saved) -> None:
+    d, _ = saved
+    for name in ("config.json", "metrics.json", "events.jsonl", "weights.safetensors", "masks.safetensors"):
+        assert (d / name).is_file(), name
+    m = json.loads((d / "metrics.json").read_text())
+    assert {"acc_matrix", "avg_acc", "bwt", "forgetting"} <= set(m)
+    assert not list(d.glob("*.tmp"))
+
+
+def test_interrupted_run_keeps_completed_tasks(tmp_path) -> None:
+    calls = {"n": 0}
+
+    def stop_in_task_1() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 25  # task 0 has 20 steps
+
+    d = tmp_path / "r"
+    run_training(tiny_config(iters=20), should_stop=stop_in_task_1, run_dir=d)
+    run = load_run(d)
+    assert run.tasks_done == 1 and run.metrics["status"] == "stopped"
+    assert run.metrics["acc_matrix"][1] == [None, None]
+
+
+def test_newer_format_says_which_version(saved, tmp_path) -> None:
+    d, _ = saved
+    bad = tmp_path / "newer"
+    bad.mkdir()
+    for f in d.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    cfg = json.loads((bad / "config.json").read_text())
+    cfg["format_version"] = FORMAT_VERSION + 1
+    (bad / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(RunError, match=f"format {FORMAT_VERSION + 1}"):
+        load_run(bad)
+
+
+@pytest.mark.parametrize("damage", ["garbage_config", "missing_weights", "garbage_weights", "pickle_weights"])
+def test_damaged_runs_raise_run_error(saved, tmp_path, damage: str) -> None:
+    d, _ = saved
+    bad = tmp_path / damage
+    bad.mkdir()
+    for f in d.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    if damage == "garbage_config":
+        (bad / "config.json").write_text("{not json")
+    elif damage == "missing_weights":
+        (bad / "weights.safetensors").unlink()
+    elif damage == "garbage_weights":
+        (bad / "weights.safetensors").write_bytes(b"\x00" * 40)
+    else:
+        torch.save({"a": torch.zeros(2)}, bad / "weights.safetensors")  # a pickle in disguise
+    with pytest.raises(RunError):
+        load_run(bad)
+
+
+def test_list_runs_marks_unreadable(saved, tmp_path) -> None:
+    d, _ = saved
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "config.json").write_text("[1, 2]")
+    rows = {r.name: r for r in list_runs(d.parent)} | {r.name: r for r in list_runs(tmp_path)}
+    assert rows["r1"].error is None and rows["r1"].avg_acc is not None
+    assert rows["foreign"].error and "JSON object" in rows["foreign"].error
+
+
+def test_prepare_out_dir_refuses_file_and_existing_run(saved, tmp_path) -> None:
+    d, _ = saved
+    f = tmp_path / "afile"
+    f.write_text("x")
+    with pytest.raises(RunError, match="is a file"):
+        prepare_out_dir(f)
+    with pytest.raises(RunError, match="already holds a run"):
+        prepare_out_dir(d)
+    assert (d / "weights.safetensors").exists()
+
+
+def test_bundle_round_trip_and_checks(saved, tmp_path) -> None:
+    d, _ = saved
+    data = export_bundle(d)
+    dest = import_bundle(data, tmp_path / "imported")
+    assert load_run(dest).tasks_done == 2
+    buf = BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("config.json", "{}")
+        z.writestr("evil.pkl", b"cos\nsystem\n")
+    with pytest.raises(RunError, match="unexpected file"):
+        import_bundle(buf.getvalue(), tmp_path / "imported")
+    with pytest.raises(RunError, match="not a zip"):
+        import_bundle(b"hello", tmp_path / "imported")
+    with pytest.raises(RunError, match="limit"):
+        import_bundle(data, tmp_path / "imported", max_bytes=100)
+    assert len(list((tmp_path / "imported").iterdir())) == 1  # the failed imports left nothing
+
+
+def test_delete_run_only_inside_root(saved, tmp_path) -> None:
+    d, _ = saved
+    with pytest.raises(RunError):
+        delete_run(d, tmp_path)
+    assert d.exists()

@@ -1,0 +1,107 @@
+"""The one training loop: event order, terminal event, stop, determinism, each method end to end."""
+
+import threading
+
+import pytest
+import torch
+
+from core.engine import events as ev
+from core.engine.loop import run_training
+from core.engine.runner import BackgroundRun
+from tests.conftest import tiny_config
+
+
+def test_event_order_and_exactly_one_terminal_event(tiny) -> None:
+    res = run_training(tiny)
+    kinds = [e.kind for e in res.events]
+    assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
+    assert sum(k in ("run_finished", "run_failed") for k in kinds) == 1
+    assert kinds.count("task_started") == 2 and kinds.count("task_finished") == 2
+    assert kinds.index("task_finished") < len(kinds) - 1 - kinds[::-1].index("task_started")
+    steps = [e for e in res.events if isinstance(e, ev.StepLogged)]
+    assert {"total", "ce", "r_hnet", "r_target", "sparsity"} <= set(steps[0].losses)
+    evals = [e for e in res.events if isinstance(e, ev.Evaluated)]
+    assert [len(e.accuracies) for e in evals] == [1, 1, 1, 2, 2, 2]
+    fin = [e for e in res.events if isinstance(e, ev.TaskFinished)]
+    assert len(fin[1].acc_row) == 2 and {s["layer"] for s in fin[0].mask_stats} >= {"hidden.0.weight"}
+    for e in res.events:  # plain data only: every event survives JSON
+        assert ev.from_json(ev.to_json(e)) == e
+
+
+def test_metrics_shape_and_values(tiny) -> None:
+    m = run_training(tiny).metrics
+    assert m["status"] == "finished" and m["tasks_done"] == 2
+    assert m["acc_matrix"][0][1] is None and all(0 <= v <= 1 for v in m["acc_matrix"][1])
+    assert m["avg_acc"] == pytest.approx(sum(m["acc_matrix"][1]) / 2)
+    assert m["bwt"] == pytest.approx(m["acc_matrix"][1][0] - m["acc_matrix"][0][0])
+
+
+def test_stop_within_one_step(tiny) -> None:
+    calls = {"n": 0}
+
+    def should_stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 7
+
+    res = run_training(tiny, should_stop=should_stop)
+    assert res.stopped and isinstance(res.events[-1], ev.RunFinished) and res.events[-1].stopped
+    assert res.metrics["steps"] == 7 and res.metrics["status"] == "stopped"
+
+
+def test_failure_becomes_run_failed(tiny, monkeypatch) -> None:
+    from core.methods.hypermask import HyperMask
+
+    def boom(*a, **k):
+        raise RuntimeError("boom at step")
+
+    monkeypatch.setattr(HyperMask, "losses", boom)
+    res = run_training(tiny)
+    assert isinstance(res.events[-1], ev.RunFailed) and "boom at step" in res.events[-1].message
+    assert res.error and sum(ev.is_terminal(e) for e in res.events) == 1
+
+
+def test_same_seed_same_result() -> None:
+    a = run_training(tiny_config(seed=3))
+    b = run_training(tiny_config(seed=3))
+    c = run_training(tiny_config(seed=4))
+    assert a.metrics["acc_matrix"] == b.metrics["acc_matrix"]
+    la = [e.losses["total"] for e in a.events if isinstance(e, ev.StepLogged)]
+    lb = [e.losses["total"] for e in b.events if isinstance(e, ev.StepLogged)]
+    lc = [e.losses["total"] for e in c.events if isinstance(e, ev.StepLogged)]
+    assert la == lb and la != lc
+    for (n, p), q in zip(a.method.target.named_parameters(), b.method.target.parameters()):
+        assert torch.equal(p, q), n
+
+
+@pytest.mark.parametrize("method", ["hypermask", "finetune", "hnet"])
+def test_each_method_learns_end_to_end(method: str) -> None:
+    res = run_training(tiny_config(method=method, iters=60))
+    assert res.error is None
+    assert res.metrics["acc_matrix"][0][0] > 0.9  # 2-class 8×8 digits: well above chance (0.5)
+
+
+def test_background_run_pause_step_stop(tiny) -> None:
+    run = BackgroundRun(tiny_config(iters=400)).start()
+    seen = threading.Event()
+    for _ in range(200):
+        if any(isinstance(e, ev.StepLogged) for e in run.events_since(0)[0]):
+            seen.set()
+            break
+        run.join(0.05)
+    assert seen.is_set()
+    run.pause()
+    run.join(0.3)
+    n = run.n_events
+    run.join(0.3)
+    assert run.status() == "paused" and run.n_events == n
+    run.step()
+    for _ in range(100):
+        if run.paused and any(isinstance(e, ev.Evaluated) for e in run.events_since(n)[0]):
+            break
+        run.join(0.05)
+    new = run.events_since(n)[0]
+    assert isinstance([e for e in new if not isinstance(e, ev.StepLogged)][-1], ev.Evaluated)
+    run.stop()
+    assert run.join(10)
+    events = run.events_since(0)[0]
+    assert isinstance(events[-1], ev.RunFinished) and events[-1].stopped and run.status() == "stopped"
