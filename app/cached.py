@@ -108,3 +108,14 @@ def projection(path: str | Path, what: str, algorithm: str, layer: int = 0, per_
         RunError, core.data.sources.DataError, ValueError: with a one-line message for the page.
     """
     return _projection(str(Path(path).resolve()), run_stamp(path), what, algorithm, layer, per_task, seed)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _masks_numpy(path: str, stamp: float) -> dict[int, dict[str, np.ndarray]]:
+    run = _load_run(path, stamp)
+    return {t: {n: m.detach().float().numpy() for n, m in ms.items()} for t, ms in run.masks.items()}
+
+
+def masks_numpy(path: str | Path) -> dict[int, dict[str, np.ndarray]]:
+    """The run's saved per-task masks as float32 numpy arrays (shared, read-only; {} without masks)."""
+    return _masks_numpy(str(Path(path).resolve()), run_stamp(path))

@@ -1,0 +1,70 @@
+"""The comparison view shared by the Overview and Compare pages: overlaid forgetting curves, ACC /
+BWT / forgetting with deltas against fine-tuning, and the accuracy matrices side by side."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import streamlit as st
+
+from app.components import charts, live, ui
+from core.metrics import summarize
+
+BASELINE = "Fine-tuning"
+
+
+def partial_metrics(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """ACC, BWT, forgetting over the tasks finished so far (final metrics once the run is over)."""
+    end = live.terminal(records)
+    if end is not None and end.get("kind") == "run_finished" and end.get("result", {}).get("avg_acc") is not None:
+        return dict(end["result"])
+    rows = live.done_rows(records)
+    return summarize(rows) if rows else {}
+
+
+def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str,
+                    statuses: Mapping[str, str] | None = None,
+                    samples: Mapping[str, Sequence[tuple[float, int]]] | None = None) -> None:
+    """Draw the comparison of `runs` (label → event records of one run each).
+
+    Element keys: `<prefix>_forgetting`, `<prefix>_metrics`, `<prefix>_acc_<k>` (k = 0, 1, …).
+    With `statuses`, a progress bar per run is shown (live comparisons).
+    """
+    if not runs:
+        st.info("Nothing to compare yet.")
+        return
+    totals = [live.run_info(r) for r in runs.values()]
+    total = max((n * i for n, i in totals), default=0) or None
+    if statuses is not None:
+        for k, (label, recs) in enumerate(runs.items()):
+            st_ = statuses.get(label, "")
+            frac, text = live.progress(recs, (samples or {}).get(label, []), st_)
+            st.progress(frac, text=f"**{label}** ({ui.STATUS_ICONS.get(st_, '')} {st_}) · {text}")
+            end = live.terminal(recs)
+            if end is not None and end.get("kind") == "run_failed":
+                st.error(f"{label} failed: {end.get('message', '')}")
+    fig = charts.compare_forgetting(runs, total_steps=total, title="Forgetting curves: accuracy of every seen task",
+                                    uirevision=f"{prefix}-fc")
+    ui.chart(fig, f"{prefix}_forgetting",
+             "Accuracy of each task (colour) while later tasks are trained; line style = method; dashed "
+             "verticals mark task switches. Falling lines are forgetting.")
+    metrics = {label: partial_metrics(recs) for label, recs in runs.items()}
+    base = metrics.get(BASELINE)
+    for label, m in metrics.items():
+        st.markdown(f"**{label}**" + ("" if m else " — no task finished yet"))
+        if m:
+            ui.metrics_row(m, base if label != BASELINE else None, BASELINE)
+    if any(metrics.values()):
+        fig = charts.metric_bars({k: v for k, v in metrics.items() if v}, uirevision=f"{prefix}-bars")
+        ui.chart(fig, f"{prefix}_metrics",
+                 "Average accuracy (ACC), backward transfer (BWT) and forgetting per method, in %.")
+    ui.formulas(f"{prefix}_formulas")
+    cols = st.columns(len(runs))
+    for k, (col, (label, recs)) in enumerate(zip(cols, runs.items())):
+        with col:
+            fig = charts.accuracy_matrix_heatmap(live.acc_rows(recs), title=f"{label}: R[i, j]",
+                                                 uirevision=f"{prefix}-acc-{k}")
+            ui.chart(fig, f"{prefix}_acc_{k}",
+                     f"{label}: row i = after training task i, column j = task evaluated; a row fills in "
+                     "as each task finishes.")

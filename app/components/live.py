@@ -1,0 +1,211 @@
+"""Live training views: a polling fragment over `BackgroundRun.events_since`, the run controls, and
+pure helpers (records → progress, accuracy rows).
+
+Following style.md ("Live training in the UI"): the worker thread never calls Streamlit; this module
+reads the run's event list from the session's own cursor (`state.LiveView`), so any number of tabs
+can watch one run. The fragment is declared with `run_every` while a run is live; when the terminal
+event arrives it calls a full-app `st.rerun()`, which re-declares it with `run_every=None`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import streamlit as st
+
+from app import cached, state
+from core.engine import events as ev
+from core.engine.runner import REGISTRY, BackgroundRun
+
+REFRESH_S = 0.75  # fragment refresh interval while a run is live
+MAX_LIVE_RUNS = 4  # refuse to start more concurrent runs than this (small CPUs)
+_RATE_WINDOW_S = 30.0
+
+# Compare groups (lists of run folders started together), process-wide like REGISTRY so that a
+# refresh or a second tab finds the newest live comparison.
+_GROUPS: list[list[str]] = []
+_GROUPS_LOCK = threading.Lock()
+
+
+def add_group(run_dirs: Sequence[str]) -> None:
+    with _GROUPS_LOCK:
+        _GROUPS.append(list(run_dirs))
+
+
+def newest_live_group() -> list[str]:
+    """The newest compare group with a live run, or []."""
+    active = REGISTRY.active()
+    with _GROUPS_LOCK:
+        for g in reversed(_GROUPS):
+            if any(d in active for d in g):
+                return list(g)
+    return []
+
+
+# ---- pure helpers -------------------------------------------------------------------------------
+def last_step(records: Sequence[Mapping[str, Any]]) -> int:
+    """Latest global step reached in the records (0 if none)."""
+    for e in reversed(records):
+        if e.get("kind") in ("step_logged", "evaluated", "task_finished", "task_started"):
+            return int(e.get("global_step", 0))
+    return 0
+
+
+def run_info(records: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+    """(n_tasks, iters_per_task) from the RunStarted record, (0, 0) before it arrives."""
+    for e in records:
+        if e.get("kind") == "run_started":
+            return int(e.get("n_tasks", 0)), int(e.get("iters_per_task", 0))
+    return 0, 0
+
+
+def acc_rows(records: Sequence[Mapping[str, Any]]) -> list[list[float | None]]:
+    """Rows of the accuracy matrix R from the TaskFinished records, padded with None to T × T."""
+    n_tasks, _ = run_info(records)
+    rows = [list(e["acc_row"]) for e in records if e.get("kind") == "task_finished"]
+    n = max(n_tasks, len(rows))
+    return [r + [None] * (n - len(r)) for r in rows] + [[None] * n for _ in range(n - len(rows))]
+
+
+def done_rows(records: Sequence[Mapping[str, Any]]) -> list[list[float]]:
+    """The finished rows of R only (ragged lower triangle), for `core.metrics.summarize`."""
+    return [list(e["acc_row"]) for e in records if e.get("kind") == "task_finished"]
+
+
+def terminal(records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The RunFinished / RunFailed record, if any."""
+    for e in reversed(records):
+        if e.get("kind") in ("run_finished", "run_failed"):
+            return e
+    return None
+
+
+def progress(records: Sequence[Mapping[str, Any]], samples: Sequence[tuple[float, int]],
+             status: str) -> tuple[float, str]:
+    """(fraction done, text) for a progress bar: global step against n_tasks · iters_per_task and
+    an estimate of the time left from the steps per second seen while polling (last 30 s)."""
+    n_tasks, iters = run_info(records)
+    total = n_tasks * iters
+    if total <= 0:
+        return 0.0, "preparing the task stream…"
+    done = min(last_step(records), total)
+    task = min(done // max(iters, 1), n_tasks - 1)
+    text = f"iteration {done:,} / {total:,} · task {task + 1} of {n_tasks}"
+    if status in ("running",) and len(samples) >= 2:
+        recent = [s for s in samples if s[0] >= samples[-1][0] - _RATE_WINDOW_S]
+        (t0, g0), (t1, g1) = recent[0], recent[-1]
+        if t1 - t0 >= 2.0 and g1 - g0 >= 3:
+            left = (total - done) / ((g1 - g0) / (t1 - t0))
+            text += f" · about {_duration(left)} left"
+        else:
+            text += " · estimating time left…"
+    elif status not in ("running",):
+        text += f" · {status}"
+    return done / total, text
+
+
+def _duration(seconds: float) -> str:
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {(s % 3600) // 60:02d} min"
+
+
+# ---- session side ---------------------------------------------------------------------------
+def sync(run_dir: str) -> state.LiveView:
+    """Read the run's new events into this session's LiveView (no-op for runs not in REGISTRY)."""
+    view = state.live_view(run_dir)
+    run = REGISTRY.get(run_dir)
+    if run is None:
+        return view
+    new, view.cursor = run.events_since(view.cursor)
+    for e in new:
+        d = ev.to_dict(e)
+        view.records.append(d)
+        view.terminal = view.terminal or d["kind"] in ("run_finished", "run_failed")
+    if run.status() == "running":
+        view.samples.append((time.time(), last_step(view.records)))
+        del view.samples[:-200]
+    else:
+        view.samples.clear()
+    return view
+
+
+def is_live(run_dir: str) -> bool:
+    """A run in REGISTRY whose worker is alive and whose terminal event this session has not read."""
+    run = REGISTRY.get(run_dir)
+    return run is not None and run.alive and not state.live_view(run_dir).terminal
+
+
+def records(run_dir: str) -> list[dict[str, Any]]:
+    """Event records of a run: from the live run when it is in REGISTRY, else from events.jsonl."""
+    if REGISTRY.get(run_dir) is not None:
+        return sync(run_dir).records
+    return cached.events(run_dir)
+
+
+def status(run_dir: str) -> str:
+    """'running', 'paused', …, 'finished', 'stopped', 'failed'; 'interrupted' for a saved run whose
+    metrics still say running but that no worker in this process trains."""
+    run = REGISTRY.get(run_dir)
+    if run is not None:
+        return run.status()
+    m = cached.metrics(run_dir) or {}
+    s = str(m.get("status", "interrupted"))
+    return "interrupted" if s == "running" else s
+
+
+def start(cfg: Any, run_dir: str) -> BackgroundRun:
+    """Register and start a run (raises ValueError if too many are live)."""
+    if len(REGISTRY.active()) >= MAX_LIVE_RUNS:
+        raise ValueError(f"{MAX_LIVE_RUNS} runs are already training on this machine; stop one first")
+    return REGISTRY.start(cfg, run_dir)
+
+
+def control(run_dirs: Sequence[str], action: str) -> None:
+    """Button callback: 'pause', 'resume', 'step' or 'stop' every live run of `run_dirs`."""
+    for d in run_dirs:
+        run = REGISTRY.get(d)
+        if run is not None and run.alive:
+            getattr(run, action)()
+
+
+def controls(run_dirs: Sequence[str], prefix: str) -> None:
+    """Pause / Resume / Step / Stop buttons (keys `<prefix>_pause` …), enabled by the runs' state."""
+    runs = [r for r in (REGISTRY.get(d) for d in run_dirs) if r is not None and r.alive]
+    any_running = any(r.status() == "running" for r in runs)
+    any_paused = any(r.status() == "paused" for r in runs)
+    cols = st.columns(4)
+    spec = (("pause", "Pause", ":material/pause:", not any_running, "pause before the next iteration"),
+            ("resume", "Resume", ":material/play_arrow:", not any_paused, "continue training"),
+            ("step", "Step", ":material/skip_next:", not any_paused, "train until the next evaluation, then pause"),
+            ("stop", "Stop", ":material/stop:", not runs, "end the run within one iteration; finished tasks stay saved"))
+    for col, (action, label, icon, disabled, help_) in zip(cols, spec):
+        col.button(label, key=f"{prefix}_{action}", icon=icon, disabled=disabled, help=help_,
+                   on_click=control, args=(list(run_dirs), action), width="stretch")
+
+
+def live_fragment(run_dirs: Sequence[str], body: Callable[[], None]) -> None:
+    """Draw `body` in a fragment that refreshes every REFRESH_S seconds while any run is live.
+
+    `body` reads the records itself (via `records`). When the last live run's terminal event has
+    been read, a full-app rerun re-declares the fragment without auto-refresh.
+    """
+    dirs = list(run_dirs)
+    for d in dirs:
+        sync(d)
+    live = any(is_live(d) for d in dirs)
+
+    def _tick(was_live: bool) -> None:
+        for d in dirs:
+            sync(d)
+        body()
+        if was_live and not any(is_live(d) for d in dirs):
+            st.rerun(scope="app")
+
+    st.fragment(_tick, run_every=REFRESH_S if live else None)(live)

@@ -1,0 +1,76 @@
+"""Small shared Streamlit pieces: a chart with its caption, the scenario line, the metrics row and
+the expander with the metric formulas (hypermask.md §8)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from app.components.charts import plotly_config
+
+SCENARIO = ("**Scenario: task-incremental learning.** Tasks arrive one after another and earlier "
+            "training data is not revisited; at test time the task id is given, so the network uses "
+            "that task's task embedding (and, for HyperMask, its mask).")
+
+STATUS_ICONS = {"running": ":green[:material/play_circle:]", "paused": ":orange[:material/pause_circle:]",
+                "stopping": ":orange[:material/hourglass_top:]", "starting": ":gray[:material/hourglass_top:]",
+                "finished": ":green[:material/check_circle:]", "stopped": ":gray[:material/stop_circle:]",
+                "failed": ":red[:material/error:]", "interrupted": ":orange[:material/warning:]"}
+
+
+def chart(fig: go.Figure, key: str, caption: str, filename: str | None = None) -> None:
+    """Show a Plotly figure (modebar: download as PNG) and a one-line caption under it."""
+    st.plotly_chart(fig, key=key, config=plotly_config(filename or key), theme=None)
+    st.caption(caption)
+
+
+def scenario() -> None:
+    """State the continual-learning scenario on the page."""
+    st.markdown(SCENARIO)
+
+
+def status_line(status: str, label: str = "") -> None:
+    """One recognisable status line, e.g. 'Status: **paused**'."""
+    suffix = f" — {label}" if label else ""
+    st.markdown(f"{STATUS_ICONS.get(status, '•')} Status: **{status}**{suffix}")
+
+
+def pct(v: float | None, signed: bool = False) -> str:
+    """Fraction → '12.3%' ('—' for None)."""
+    if v is None:
+        return "—"
+    return f"{100 * v:+.1f}%" if signed else f"{100 * v:.1f}%"
+
+
+def metrics_row(metrics: Mapping[str, Any], baseline: Mapping[str, Any] | None = None,
+                baseline_name: str = "") -> None:
+    """ACC, BWT, forgetting and FWT as st.metric; with `baseline`, deltas against it (in points)."""
+    cols = st.columns(4)
+    items = (("ACC", "avg_acc", "normal"), ("BWT", "bwt", "normal"), ("Forgetting", "forgetting", "inverse"),
+             ("FWT", "fwt", "normal"))
+    for col, (label, key, colour) in zip(cols, items):
+        v = metrics.get(key)
+        delta = None
+        if baseline is not None and v is not None and baseline.get(key) is not None:
+            delta = f"{100 * (v - baseline[key]):+.1f} pts vs {baseline_name}"
+        col.metric(label, pct(v, signed=key in ("bwt", "fwt")), delta=delta, delta_color=colour)
+
+
+def formulas(key: str) -> None:
+    """Expander with the metric formulas; R[i, j] is the accuracy on task j after training task i."""
+    with st.expander("How the metrics are computed", expanded=False, key=key):
+        st.markdown("Accuracy matrix **R[i, j]** = test accuracy on task *j* after training task *i* "
+                    "(T tasks, 0-based). All values are fractions shown in %.")
+        st.latex(r"\mathrm{ACC} = \frac{1}{T}\sum_{j=0}^{T-1} R_{T-1,\,j}")
+        st.latex(r"\mathrm{BWT} = \frac{1}{T-1}\sum_{j<T-1} \left(R_{T-1,\,j} - R_{j,\,j}\right)")
+        st.latex(r"\mathrm{Forgetting} = \frac{1}{T-1}\sum_{j<T-1} \Big(\max_{i<T-1} R_{i,\,j} - R_{T-1,\,j}\Big)")
+        st.latex(r"\mathrm{FWT} = \frac{1}{T-1}\sum_{i\geq 1} \left(R_{i-1,\,i} - b_i\right)")
+        st.markdown("Average accuracy (ACC): higher is better. Backward transfer (BWT): negative values "
+                    "mean earlier tasks got worse, i.e. forgetting (Lopez-Paz & Ranzato, 2017). "
+                    "Forgetting (Chaudhry et al., 2018): how far each earlier task fell from its best. "
+                    "Forward transfer (FWT): task *i* evaluated with the previous task's embedding, "
+                    "against a randomly initialised network's accuracy *b_i*. "
+                    "During a run the metrics use the tasks finished so far.")

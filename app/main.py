@@ -1,0 +1,39 @@
+"""HyperMask Explorer — entry point: `streamlit run app/main.py`.
+
+Sets the page config and registers the pages with `st.navigation`; the Overview page (the default)
+shows a shipped pretrained comparison, so something meaningful appears before anyone trains.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the path, not the repo root
+    sys.path.insert(0, str(ROOT))
+
+import pandas  # noqa: E402,F401 - import now: plotly looks pandas up lazily, and a training thread importing
+# it (via scikit-learn) at the same moment would hand plotly a partially initialised module
+import streamlit as st  # noqa: E402
+
+# Not "pages/": that folder name switches Streamlit to its legacy multipage mode, which runs a
+# deep-linked page (e.g. a refresh of /train) without this entry point.
+PAGES_DIR = Path(__file__).resolve().parent / "views"
+
+
+def main() -> None:
+    """Configure the app and run the selected page."""
+    st.set_page_config(page_title="HyperMask Explorer", page_icon=":material/texture:", layout="wide")
+    pages = [
+        st.Page(PAGES_DIR / "overview.py", title="Overview", icon=":material/home:", default=True),
+        st.Page(PAGES_DIR / "train.py", title="Train (live)", icon=":material/model_training:"),
+        st.Page(PAGES_DIR / "compare.py", title="Compare", icon=":material/compare_arrows:"),
+        st.Page(PAGES_DIR / "masks.py", title="Masks", icon=":material/texture:"),
+        st.Page(PAGES_DIR / "embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
+        st.Page(PAGES_DIR / "runs.py", title="Runs", icon=":material/folder_open:"),
+    ]
+    st.navigation(pages).run()
+
+
+main()

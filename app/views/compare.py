@@ -1,0 +1,116 @@
+"""Compare (the demo): HyperMask and fine-tuning (and HNET when chosen) trained on the same seeded task
+stream at the same time, their forgetting curves overlaid live; or any two saved runs side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from app import paths, state
+from app.components import live, ui
+from app.components.compare_view import draw_comparison
+from app.components.config_form import METHOD_LABELS, compare_config_ui
+from app.components.run_picker import available_runs
+from core.checkpoint import RunError, new_run_dir
+from core.config import RunConfig
+from core.engine.runner import REGISTRY
+
+
+def _start(configs: dict[str, RunConfig]) -> None:
+    """Start button callback: one run folder and one worker per method, registered as a group."""
+    if len(REGISTRY.active()) + len(configs) > live.MAX_LIVE_RUNS:
+        state.flash("error", f"Too many runs are training on this machine (at most {live.MAX_LIVE_RUNS}); "
+                             "stop some on the Train page first.")
+        return
+    dirs: list[str] = []
+    try:
+        for cfg in configs.values():
+            d = str(new_run_dir(paths.runs_dir(), cfg).resolve())
+            live.start(cfg, d)
+            dirs.append(d)
+    except (RunError, ValueError, OSError) as e:
+        live.control(dirs, "stop")
+        state.flash("error", f"Could not start the comparison: {e}")
+        return
+    live.add_group(dirs)
+    state.set_compare_group(dirs)
+    state.put("compare_config", False)
+
+
+def _label(run_dir: str, used: set[str]) -> str:
+    run = REGISTRY.get(run_dir)
+    method = run.cfg.train.method if run is not None else ""
+    label = METHOD_LABELS.get(method, method or Path(run_dir).name)
+    while label in used:
+        label += "′"
+    used.add(label)
+    return label
+
+
+def _live_group_body(group: list[str]) -> None:
+    used: set[str] = set()
+    labels = {d: _label(d, used) for d in group}
+    runs = {labels[d]: live.records(d) for d in group}
+    statuses = {labels[d]: live.status(d) for d in group}
+    samples = {labels[d]: state.live_view(d).samples for d in group}
+    live.controls(group, "compare")
+    draw_comparison(runs, "compare", statuses, samples)
+
+
+def _saved_comparison() -> None:
+    """Compare two (or three) finished runs picked from pretrained and saved ones."""
+    st.subheader("Compare saved runs")
+    runs = [r for r in available_runs() if r.origin != "live"]
+    if len(runs) < 2:
+        st.info("Fewer than two saved runs: start a live comparison above.")
+        return
+    by_path = {r.path: r for r in runs}
+    hm = [r.path for r in runs if r.method == "hypermask"] or [runs[0].path]
+    ft = [r.path for r in runs if r.method == "finetune" and r.benchmark == by_path[hm[0]].benchmark]
+    state.init_default("compare_saved", [hm[0]] + ft[:1])
+    state.put("compare_saved", [p for p in state.get("compare_saved") if p in by_path])
+    chosen = st.multiselect("Runs to compare", list(by_path), key="compare_saved", max_selections=3,
+                            format_func=lambda p: by_path[p].label)
+    if not chosen:
+        return
+    used: set[str] = set()
+    data = {}
+    for p in chosen:
+        label = METHOD_LABELS.get(by_path[p].method, by_path[p].method)
+        while label in used:
+            label += "′"
+        used.add(label)
+        data[label] = live.records(p)
+    if len({by_path[p].benchmark for p in chosen}) > 1:
+        st.warning("These runs use different task streams; their curves are not directly comparable.")
+    draw_comparison(data, "compare_saved")
+
+
+def main() -> None:
+    st.title("Compare: HyperMask vs fine-tuning")
+    ui.scenario()
+    st.markdown("Both methods train on **the same seeded task stream** (same data split, task order and "
+                "batches) with their own preset networks; watch fine-tuning's earlier tasks fall while "
+                "HyperMask's stay up.")
+    for level, text in state.pop_flashes():
+        getattr(st, level)(text)
+    group = state.compare_group() or live.newest_live_group()
+    if group and not any(REGISTRY.get(d) is not None for d in group):
+        group = []  # runs of an earlier server process: open them below instead
+    with st.expander("Start a live comparison", expanded=not group, key="compare_config", on_change="rerun"):
+        res = compare_config_ui("compare")
+        n = len(res.configs or {})
+        st.button(f"Start comparison ({n} runs)" if n else "Start comparison", key="compare_start",
+                  type="primary", icon=":material/rocket_launch:", disabled=res.configs is None, on_click=_start, args=(res.configs,))
+    if group:
+        st.subheader("Live comparison")
+        live.live_fragment(group, lambda: _live_group_body(group))
+        if not any(live.is_live(d) for d in group) and st.button("Close this comparison", key="compare_close"):
+            state.set_compare_group([])
+            st.rerun()
+    else:
+        _saved_comparison()
+
+
+main()

@@ -1,0 +1,91 @@
+"""Overview (default page): the HyperMask-versus-fine-tuning story from shipped pretrained runs.
+
+Reads only the runs' JSON files (events.jsonl, metrics.json) through core.checkpoint, so it opens
+instantly: no training and no model loading on first open.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import streamlit as st
+
+from app import cached, paths, state
+from app.components import ui
+from app.components.compare_view import draw_comparison
+from app.components.config_form import METHOD_LABELS
+from core.checkpoint import list_runs, summarize_run
+
+ORDER = ("hypermask", "hnet", "finetune")
+
+
+def _stories() -> tuple[dict[str, dict[str, str]], str, dict[str, str]]:
+    """benchmark → {method: run folder}, where they come from, and run folder → description.
+
+    Pretrained runs first; without any, the newest saved run of each method and benchmark.
+    """
+    groups: dict[str, dict[str, str]] = defaultdict(dict)
+    notes: dict[str, str] = {}
+    for entry in paths.read_manifest():
+        s = summarize_run(entry.path)
+        if s.error is None and s.method not in groups[s.benchmark]:
+            groups[s.benchmark][s.method] = str(entry.path)
+            notes[str(entry.path)] = entry.description
+    if groups:
+        return dict(groups), "pretrained", notes
+    for s in list_runs(paths.runs_dir()):  # newest first
+        if s.error is None and s.tasks_done > 0 and s.method not in groups[s.benchmark]:
+            groups[s.benchmark][s.method] = str(s.path)
+    return {b: g for b, g in groups.items() if g}, "saved", notes
+
+
+def _intro() -> None:
+    st.title("HyperMask Explorer")
+    st.markdown(
+        "A **hypernetwork** turns each task's **task embedding** into a semi-binary **mask** over the weights "
+        "of one shared **target network**; each task trains through its own mask, and a regulariser keeps "
+        "earlier tasks' masks in place. Plain **fine-tuning** trains the same network task after task — and "
+        "forgets. Below: the same seeded task stream, both methods, every task's accuracy as training goes on.")
+    ui.scenario()
+
+
+def main() -> None:
+    _intro()
+    stories, origin, notes = _stories()
+    if not stories:
+        st.info("No pretrained runs are installed and no runs are saved yet. Open **Train (live)** and start "
+                "Split Digits · demo (about a minute on a laptop), or **Compare** to train HyperMask and "
+                "fine-tuning side by side.")
+        st.page_link("views/train.py", label="Train a run now", icon=":material/model_training:")
+        return
+    names = sorted(stories, key=lambda b: (-len(stories[b]), b))
+    state.init_default("overview_benchmark", names[0])
+    if state.get("overview_benchmark") not in names:
+        state.put("overview_benchmark", names[0])
+    bench = st.selectbox("Task stream", names, key="overview_benchmark",
+                         help="benchmarks with shipped runs" if origin == "pretrained" else "from your saved runs")
+    if origin == "saved":
+        st.caption("No pretrained runs installed: showing your newest saved run of each method.")
+    group = stories[bench]
+    methods = [m for m in ORDER if m in group] + [m for m in group if m not in ORDER]
+    runs = {METHOD_LABELS.get(m, m): cached.events(group[m]) for m in methods}
+    for m in methods:
+        if notes.get(group[m]):
+            st.caption(f"**{METHOD_LABELS.get(m, m)}** — {notes[group[m]]}")
+    if len(methods) == 1:
+        st.info(f"Only {METHOD_LABELS.get(methods[0], methods[0])} is available for {bench}; "
+                "train the other method on the Compare page to see both.")
+    draw_comparison(runs, "overview")
+    st.divider()
+    c = st.columns(4)
+    c[0].page_link("views/train.py", label="Train live", icon=":material/model_training:")
+    c[1].page_link("views/compare.py", label="Compare live", icon=":material/compare_arrows:")
+    masked = group.get("hypermask") or next(iter(group.values()))
+    if c[2].button("Look at the masks", key="overview_open_masks", icon=":material/texture:"):
+        state.set_selected_run(masked)
+        st.switch_page("views/masks.py")
+    if c[3].button("Task embeddings", key="overview_open_embeddings", icon=":material/scatter_plot:"):
+        state.set_selected_run(masked)
+        st.switch_page("views/embeddings.py")
+
+main()

@@ -1,0 +1,159 @@
+"""Runs: saved and pretrained runs — open, delete (with confirmation), export a bundle (zip), download
+the accuracy matrix as CSV, import a bundle (checked before anything is read)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from app import cached, paths, state
+from app.components import charts, live, ui
+from app.components.config_form import METHOD_LABELS
+from core.checkpoint import MAX_BUNDLE_BYTES, RunError, RunSummary, delete_run, export_bundle, import_bundle
+from core.checkpoint import list_runs, summarize_run
+from core.engine.runner import REGISTRY
+
+
+def _all_runs() -> list[tuple[str, RunSummary]]:
+    """(origin, summary) for pretrained runs, then saved runs (newest first), unreadable ones included."""
+    rows = [("pretrained", summarize_run(e.path)) for e in paths.read_manifest()]
+    for s in list_runs(paths.runs_dir()):
+        run = REGISTRY.get(s.path)
+        if s.error and run is not None and run.alive:  # first task still training: no metrics.json yet
+            s = RunSummary(s.path, s.name, run.cfg.data.benchmark, run.cfg.train.method, "running", 0,
+                           run.cfg.data.tasks)
+        rows.append(("saved", s))
+    return rows
+
+
+def _table(rows: list[tuple[str, RunSummary]]) -> pd.DataFrame:
+    def pct(v: float | None) -> float | None:
+        return None if v is None else round(100 * v, 1)
+
+    return pd.DataFrame([{
+        "run": s.name, "origin": origin, "benchmark": s.benchmark,
+        "method": METHOD_LABELS.get(s.method, s.method),
+        "status": f"unreadable: {s.error}" if s.error else live.status(str(s.path.resolve())),
+        "tasks": f"{s.tasks_done}/{s.n_tasks}" if not s.error else "",
+        "ACC %": pct(s.avg_acc), "BWT %": pct(s.bwt), "date": s.created[:16].replace("T", " "),
+    } for origin, s in rows])
+
+
+def _import_ui() -> None:
+    with st.expander("Import a run bundle (.zip)", key="runs_import_box"):
+        up = st.file_uploader("Run bundle", type=["zip"], key="runs_upload",
+                              help=f"a zip exported from this app (at most {MAX_BUNDLE_BYTES // 2**20} MiB); "
+                                   "checked for size and contents (JSON and safetensors only, no pickle) first")
+        if st.button("Import", key="runs_import", disabled=up is None) and up is not None:
+            if up.size > MAX_BUNDLE_BYTES:
+                st.error(f"The bundle is {up.size / 2**20:.1f} MiB; the limit is {MAX_BUNDLE_BYTES // 2**20} MiB.")
+                return
+            try:
+                dest = import_bundle(up.getvalue(), paths.runs_dir())
+            except RunError as e:
+                st.error(f"Not imported: {e}")
+                return
+            state.set_selected_run(str(dest.resolve()))
+            st.success(f"Imported as `{dest.name}`.")
+
+
+def _csv(matrix: list[list[float | None]]) -> str:
+    df = pd.DataFrame(matrix, index=[f"after task {i}" for i in range(len(matrix))],
+                      columns=[f"task {j}" for j in range(len(matrix[0]) if matrix else 0)])
+    buf = io.StringIO()
+    df.to_csv(buf, index_label="R[i, j]")
+    return buf.getvalue()
+
+
+def _open(path: str, page: str) -> None:
+    state.set_selected_run(path)
+    st.switch_page(page)
+
+
+def _delete_ui(path: str, origin: str) -> None:
+    run = REGISTRY.get(path)
+    if origin != "saved" or (run is not None and run.alive):
+        st.caption("Pretrained and live runs cannot be deleted here." if origin != "saved" else
+                   "Stop the run before deleting it.")
+        return
+    if state.pending_delete() != path:
+        st.button("Delete…", key="runs_delete", icon=":material/delete:", on_click=state.set_pending_delete, args=(path,))
+        return
+    st.warning(f"Delete `{Path(path).name}` and all its files? This cannot be undone.")
+    c = st.columns(2)
+    if c[0].button("Yes, delete", key="runs_delete_confirm", type="primary"):
+        try:
+            delete_run(path, paths.runs_dir())
+            state.flash("success", f"Deleted `{Path(path).name}`.")
+        except (RunError, OSError) as e:
+            state.flash("error", f"Not deleted: {e}")
+        state.set_pending_delete(None)
+        st.rerun()
+    c[1].button("Cancel", key="runs_delete_cancel", on_click=state.set_pending_delete, args=(None,))
+
+
+def _details(path: str, origin: str, s: RunSummary) -> None:
+    if s.error:
+        st.warning(f"`{s.name}` is unreadable: {s.error}")
+        _delete_ui(path, origin)
+        return
+    m = cached.metrics(path) or {}
+    matrix = m.get("acc_matrix") or []
+    ui.metrics_row(m)
+    ui.formulas("runs_formulas")
+    if matrix:
+        fig = charts.accuracy_matrix_heatmap(matrix, title=f"{s.name}: accuracy matrix R[i, j]", uirevision="runs-acc")
+        ui.chart(fig, "runs_acc_matrix", "Accuracy on task j (column) after training task i (row), full test sets.",
+                 f"{s.name}_acc_matrix")
+    c = st.columns(4)
+    c[0].download_button("Export bundle (.zip)", data=lambda: export_bundle(path), file_name=f"{s.name}.zip",
+                         mime="application/zip", key="runs_export", icon=":material/archive:", on_click="ignore")
+    c[1].download_button("Accuracy matrix (.csv)", data=_csv(matrix), file_name=f"{s.name}_acc_matrix.csv",
+                         mime="text/csv", key="runs_csv", icon=":material/table_view:", on_click="ignore", disabled=not matrix)
+    if c[2].button("Open masks", key="runs_open_masks", icon=":material/texture:"):
+        _open(path, "views/masks.py")
+    if c[3].button("Open embeddings", key="runs_open_embeddings", icon=":material/scatter_plot:"):
+        _open(path, "views/embeddings.py")
+    with st.expander("Configuration (config.json)", key="runs_config"):
+        try:
+            st.code(json.dumps(json.loads((Path(path) / "config.json").read_text())["config"], indent=1),
+                    language="json")
+        except (OSError, ValueError, KeyError):
+            st.caption("config.json could not be shown.")
+    _delete_ui(path, origin)
+
+
+def main() -> None:
+    st.title("Runs")
+    st.caption(f"Saved runs live in `{paths.runs_dir()}` (set HYPERMASK_RUNS_DIR to change it); "
+               f"pretrained runs in `{paths.pretrained_dir()}`.")
+    for level, text in state.pop_flashes():
+        getattr(st, level)(text)
+    _import_ui()
+    rows = _all_runs()
+    if not rows:
+        st.info("No runs yet: train one on the **Train** page or import a bundle above.")
+        return
+    bad = [s for _, s in rows if s.error]
+    if bad:
+        st.warning("Some folders are not readable runs and were skipped:\n\n" +
+                   "\n".join(f"- `{s.name}` — unreadable: {s.error}" for s in bad))
+    st.dataframe(_table(rows), key="runs_table", hide_index=True)
+    by_path = {str(s.path.resolve()): (origin, s) for origin, s in rows}
+    chosen = state.selected_run()
+    state.put("runs_selected", chosen if chosen in by_path else state.get("runs_selected"))
+    if state.get("runs_selected") not in by_path:
+        state.put("runs_selected", next(iter(by_path)))
+    path = st.selectbox("Run", list(by_path), key="runs_selected",
+                        format_func=lambda p: f"{by_path[p][1].name} ({by_path[p][0]})"
+                        + (" — unreadable" if by_path[p][1].error else ""),
+                        on_change=lambda: state.set_selected_run(state.get("runs_selected")))
+    origin, s = by_path[path]
+    _details(path, origin, s)
+
+
+main()

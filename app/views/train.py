@@ -1,0 +1,110 @@
+"""Train (live): configure a run, start it in a background worker, and watch forgetting happen.
+
+The worker (core.engine.runner.BackgroundRun in the process-wide REGISTRY) never calls Streamlit; this
+page polls its events in a fragment. A refresh or a second tab re-attaches to the newest live run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from app import paths, state
+from app.components import charts, live, ui
+from app.components.compare_view import partial_metrics
+from app.components.config_form import METHOD_LABELS, train_config_ui
+from core.checkpoint import RunError, new_run_dir
+from core.config import RunConfig
+from core.engine.runner import REGISTRY
+
+
+def _start(cfg: RunConfig) -> None:
+    """Start button callback: new run folder under the runs dir, start the worker, attach."""
+    try:
+        run_dir = str(new_run_dir(paths.runs_dir(), cfg).resolve())
+        live.start(cfg, run_dir)
+    except (RunError, ValueError, OSError) as e:
+        state.flash("error", f"Could not start the run: {e}")
+        return
+    state.set_train_run(run_dir)
+    state.put("train_config", False)  # fold the form away: the live charts take the page
+
+
+def _attach_ui() -> str | None:
+    """Which run this page shows: the session's run, else the newest live one (re-attach)."""
+    active = list(REGISTRY.active())
+    current = state.train_run()
+    if current is None and active and not state.train_detached():
+        current = active[-1]
+        state.set_train_run(current)
+    options = list(dict.fromkeys(([current] if current else []) + active[::-1]))
+    if len(options) > 1 or (options and options[0] not in active):
+        labels = {d: f"{Path(d).name} ({live.status(d)})" for d in options}
+        state.put("train_attach", current)
+        st.selectbox("Showing run", options, key="train_attach", format_func=labels.get,
+                     on_change=lambda: state.set_train_run(state.get("train_attach")),
+                     help="live runs on this machine (from any tab) and the run you started last")
+    return current
+
+
+def _live_body(run_dir: str) -> None:
+    view = state.live_view(run_dir)
+    recs = live.records(run_dir)
+    status = live.status(run_dir)
+    run = REGISTRY.get(run_dir)
+    label = run.cfg.label if run is not None else Path(run_dir).name
+    ui.status_line(status, f"{label} · `{Path(run_dir).name}`")
+    live.controls([run_dir], "train")
+    frac, text = live.progress(recs, view.samples, status)
+    st.progress(frac, text=text)
+    end = live.terminal(recs)
+    if end is not None and end.get("kind") == "run_failed":
+        st.error(f"Training failed: {end.get('message', '')}")
+        with st.expander("Traceback", key="train_traceback"):
+            st.code(end.get("traceback", ""), language="text")
+    n_tasks, iters = live.run_info(recs)
+    total = n_tasks * iters or None
+    left, right = st.columns([3, 2])
+    with left:
+        fig = charts.forgetting_curves(recs, total_steps=total, uirevision="live-fc",
+                                       title="Live forgetting curves")
+        ui.chart(fig, "live_forgetting", "Accuracy of each seen task (periodic evaluation on a test subsample) "
+                 "against training iterations; dashed lines mark task switches.")
+        fig = charts.loss_curves(recs, total_steps=total, uirevision="live-loss")
+        ui.chart(fig, "live_losses", "Loss terms as added to the loss: cross-entropy, β·R_hnet (hypernetwork "
+                 "output regulariser) and λ·R_target (target weight regulariser); log scale.")
+    with right:
+        fig = charts.accuracy_matrix_heatmap(live.acc_rows(recs), uirevision="live-acc",
+                                             title="Accuracy matrix R[i, j]")
+        ui.chart(fig, "live_acc_matrix", "Row i: accuracy on every task j after training task i (full test "
+                 "sets); a row appears when a task finishes.")
+        m = partial_metrics(recs)
+        if m:
+            st.metric("Average accuracy (ACC)", ui.pct(m.get("avg_acc")))
+            st.metric("Backward transfer (BWT)", ui.pct(m.get("bwt"), signed=True))
+        ui.formulas("train_formulas")
+
+
+def main() -> None:
+    st.title("Train (live)")
+    ui.scenario()
+    for level, text in state.pop_flashes():
+        getattr(st, level)(text)
+    current = _attach_ui()
+    with st.expander("Configure a new run", expanded=current is None, key="train_config", on_change="rerun"):
+        res = train_config_ui("train")
+        if res.config is not None:
+            m = METHOD_LABELS.get(res.config.train.method, res.config.train.method)
+            st.caption(f"{m} on {res.config.data.benchmark}: {res.config.data.tasks} tasks × "
+                       f"{res.config.train.iters_per_task:,} iterations, saved under `{paths.runs_dir()}`.")
+        st.button("Start training", key="train_start", type="primary", icon=":material/rocket_launch:", disabled=res.config is None,
+                  on_click=_start, args=(res.config,))
+    if current is None:
+        st.info("No run yet. Configure one above and press **Start training**; Split Digits · demo takes about "
+                "a minute. The pretrained comparison is on the **Overview** page.")
+        return
+    live.live_fragment([current], lambda: _live_body(current))
+
+
+main()

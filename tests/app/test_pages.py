@@ -1,0 +1,275 @@
+"""AppTest tests for every page of the app (app/main.py + app/views/*).
+
+Runs use tiny Split Digits configurations so the whole file stays well under a minute on 2 CPU cores.
+`HYPERMASK_RUNS_DIR` and `HYPERMASK_PRETRAINED_DIR` point at temporary folders; live runs are
+stopped after every test (the registry is process-wide).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.checkpoint import export_bundle
+from core.config import DataConfig, HyperConfig, MaskConfig, RunConfig, TargetConfig, TrainConfig
+from core.engine.loop import run_training
+from core.engine.runner import REGISTRY
+
+MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
+PAGES = ["views/overview.py", "views/train.py", "views/compare.py", "views/masks.py", "views/embeddings.py",
+         "views/runs.py"]
+WIDGETS = ("button", "checkbox", "multiselect", "number_input", "radio", "selectbox", "slider", "text_input",
+           "file_uploader", "download_button", "toggle", "text_area")
+
+
+def _tiny(method: str) -> RunConfig:
+    return RunConfig(
+        data=DataConfig(benchmark="split-digits", n_tasks=2, eval_subsample=50),
+        target=TargetConfig(hidden=(16,)), hyper=HyperConfig(hidden=(8,), embedding_dim=4),
+        mask=MaskConfig(sparsity=30.0), train=TrainConfig(method=method, iters_per_task=20, batch_size=32,
+                                                          log_every=5, eval_every=5))
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pretrained folder with a tiny HyperMask and fine-tuning run and a manifest."""
+    root = tmp_path_factory.mktemp("pretrained")
+    entries = []
+    for method in ("hypermask", "finetune"):
+        name = f"split-digits-{method}"
+        result = run_training(_tiny(method), run_dir=root / name)
+        assert result.error is None
+        entries.append({"path": name, "title": f"Split Digits · {method}", "description": "tiny test run"})
+    (root / "manifest.json").write_text(json.dumps({"runs": entries}))
+    return root
+
+
+@pytest.fixture
+def env(tmp_path: Path, pretrained: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Empty runs folder + the shipped tiny runs; stops every live run afterwards."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    monkeypatch.setenv("HYPERMASK_RUNS_DIR", str(runs))
+    monkeypatch.setenv("HYPERMASK_PRETRAINED_DIR", str(pretrained))
+    yield runs
+    for run in REGISTRY.all().values():
+        run.stop()
+    for run in REGISTRY.all().values():
+        assert run.join(10), "a live run did not stop"
+
+
+def _app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=30).run()
+    if page is not None:
+        at.switch_page(page).run()
+    return at
+
+
+def _status(at: AppTest) -> str:
+    return " ".join(m.value for m in at.markdown if "Status:" in m.value)
+
+
+def _chart_keys(at: AppTest) -> list[str]:
+    return [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")]
+
+
+def _poll(at: AppTest, done, timeout: float = 30.0) -> None:  # noqa: ANN001
+    end = time.time() + timeout
+    while time.time() < end:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out; status: {_status(at)!r}")
+
+
+# ---- every page ------------------------------------------------------------------------------
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_without_error_and_keys_every_widget(env: Path, page: str) -> None:
+    at = _app(page)
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    for kind in WIDGETS:
+        for w in at.get(kind):
+            assert getattr(w, "key", None), f"{page}: a {kind} has no key ({getattr(w, 'label', '')!r})"
+
+
+def test_overview_shows_pretrained_comparison(env: Path) -> None:
+    at = _app()
+    assert not at.exception
+    keys = _chart_keys(at)
+    assert "overview_forgetting" in keys and "overview_acc_0" in keys and "overview_acc_1" in keys
+    assert any("task-incremental" in m.value for m in at.markdown)
+    assert len(at.expander) >= 1  # metric formulas
+
+
+def test_overview_without_pretrained_runs(env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HYPERMASK_PRETRAINED_DIR", str(tmp_path / "missing"))
+    at = _app()
+    assert not at.exception and not at.error
+    assert any("No pretrained runs" in i.value for i in at.info)
+
+
+# ---- train page ----------------------------------------------------------------------------
+def _tiny_form(at: AppTest, iters: int = 300) -> None:
+    at.number_input(key="train_n_tasks").set_value(2)
+    at.number_input(key="train_iters").set_value(iters)
+    at.number_input(key="train_eval_every").set_value(5)
+    at.text_input(key="train_hidden").set_value("16")
+    at.run()
+
+
+def test_train_start_pause_stop(env: Path) -> None:
+    at = _app("views/train.py")
+    _tiny_form(at)
+    assert not at.error
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert len(REGISTRY.active()) == 1
+    _poll(at, lambda a: any(e.get("kind") == "evaluated" for e in _records()))
+    at.button(key="train_pause").click().run()
+    _poll(at, lambda a: "**paused**" in _status(a))
+    assert at.button(key="train_resume").disabled is False
+    n_eval = _n_evaluated()
+    at.button(key="train_step").click().run()  # one evaluation interval, then paused again
+    _poll(at, lambda a: "**paused**" in _status(a) and _n_evaluated() == n_eval + 1)
+    at.button(key="train_stop").click().run()
+    _poll(at, lambda a: "**stopped**" in _status(a))
+    assert not at.error
+    assert {"live_forgetting", "live_losses", "live_acc_matrix"} <= set(_chart_keys(at))
+    run_dir = next(iter(env.iterdir()))
+    assert (run_dir / "events.jsonl").exists() and (run_dir / "config.json").exists()
+
+
+def _n_evaluated() -> int:
+    return sum(e.get("kind") == "evaluated" for e in _records())
+
+
+def _records() -> list[dict]:
+    from core.engine import events as ev
+
+    out: list[dict] = []
+    for run in REGISTRY.all().values():
+        out += [ev.to_dict(e) for e in run.events_since(0)[0]]
+    return out
+
+
+def test_second_session_reattaches_instead_of_starting(env: Path) -> None:
+    first = _app("views/train.py")
+    _tiny_form(first, iters=2000)
+    first.button(key="train_start").click().run()
+    second = _app("views/train.py")  # a refresh / another tab
+    assert not second.exception
+    mine = [d for d in REGISTRY.all() if d.startswith(str(env.resolve()))]
+    assert len(mine) == 1 and len(REGISTRY.active()) == 1
+    assert "**running**" in _status(second) or "**paused**" in _status(second)
+    second.button(key="train_stop").click().run()
+    _poll(first, lambda a: "**stopped**" in _status(a))
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("train_sparsity", 100.0, "sparsity"),
+    ("train_lr", 0.0, "lr"),
+    ("train_hidden", "abc", "hidden"),
+    ("train_n_tasks", 9, "n_tasks"),
+])
+def test_form_refuses_impossible_settings(env: Path, field: str, value: object, message: str) -> None:
+    at = _app("views/train.py")
+    widget = at.text_input(key=field) if isinstance(value, str) else at.number_input(key=field)
+    widget.set_value(value).run()
+    assert not at.exception
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert at.button(key="train_start").disabled  # AppTest, like a browser, cannot click it
+    assert not REGISTRY.active() and not any(env.iterdir())
+
+
+# ---- compare, masks, embeddings, runs -------------------------------------------------------
+def test_compare_starts_both_methods_on_one_stream(env: Path) -> None:
+    at = _app("views/compare.py")
+    at.number_input(key="compare_n_tasks").set_value(2)
+    at.number_input(key="compare_iters").set_value(1000)
+    at.number_input(key="compare_eval_every").set_value(10)
+    at.run()
+    at.button(key="compare_start").click().run()
+    assert not at.exception
+    runs = list(REGISTRY.active().values())
+    assert sorted(r.cfg.train.method for r in runs) == ["finetune", "hypermask"]
+    assert len({(r.cfg.train.seed, r.cfg.data) for r in runs}) == 1
+    _poll(at, lambda a: "compare_forgetting" in _chart_keys(a) and len(a.get("progress")) == 2)
+    at.button(key="compare_stop").click().run()
+    _poll(at, lambda a: not REGISTRY.active())
+    assert not at.exception
+
+
+def test_masks_page_for_hypermask_and_finetune(env: Path, pretrained: Path) -> None:
+    at = _app("views/masks.py")
+    keys = _chart_keys(at)
+    assert {"masks_overlap_0", "masks_sparsity", "masks_neuron_usage", "masks_input_grid", "masks_histogram"} <= set(keys)
+    at.radio(key="masks_measure").set_value("Soft overlap Σmin/Σmax").run()
+    at.slider(key="masks_level").set_value(0.2).run()
+    assert not at.exception and not at.error
+    ft = str((pretrained / "split-digits-finetune").resolve())
+    at.selectbox(key="masks_run").set_value(ft).run()
+    assert not at.exception and any("no masks" in i.value for i in at.info)
+
+
+def test_embeddings_projection_on_demand(env: Path) -> None:
+    at = _app("views/embeddings.py")
+    assert "emb_projection" not in _chart_keys(at)  # nothing is computed before the click
+    at.radio(key="emb_algorithm").set_value("PCA")
+    at.number_input(key="emb_per_task").set_value(20)
+    at.button(key="emb_compute").click().run()
+    assert not at.exception and not at.error
+    assert "emb_projection" in _chart_keys(at)
+    at.radio(key="emb_what").set_value("task embeddings").run()
+    at.button(key="emb_compute").click().run()
+    assert not at.exception and "emb_projection" in _chart_keys(at)
+
+
+def test_runs_page_lists_unreadable_folder_and_good_runs(env: Path, pretrained: Path) -> None:
+    shutil.copytree(pretrained / "split-digits-hypermask", env / "good-run")
+    bad = env / "broken-run"
+    bad.mkdir()
+    (bad / "config.json").write_text("{ this is not json")
+    at = _app("views/runs.py")
+    assert not at.exception and not at.error
+    assert any("unreadable" in w.value and "broken-run" in w.value for w in at.warning)
+    table = at.dataframe[0].value
+    assert {"good-run", "broken-run", "split-digits-hypermask"} <= set(table["run"])
+    assert "runs_acc_matrix" in _chart_keys(at)
+
+
+def test_runs_page_delete_needs_confirmation(env: Path, pretrained: Path) -> None:
+    shutil.copytree(pretrained / "split-digits-hypermask", env / "good-run")
+    at = _app("views/runs.py")
+    at.selectbox(key="runs_selected").set_value(str((env / "good-run").resolve())).run()
+    at.button(key="runs_delete").click().run()
+    assert (env / "good-run").exists()
+    at.button(key="runs_delete_confirm").click().run()
+    assert not (env / "good-run").exists() and not at.exception
+
+
+def test_runs_page_imports_checked_bundles(env: Path, pretrained: Path) -> None:
+    at = _app("views/runs.py")
+    at.file_uploader(key="runs_upload").upload("run.zip", export_bundle(pretrained / "split-digits-hypermask"))
+    at.run()
+    at.button(key="runs_import").click().run()
+    assert not at.exception and any("Imported" in s.value for s in at.success)
+    assert len(list(env.iterdir())) == 1
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("config.json", "{}")
+        z.writestr("evil.pkl", b"\x80\x04N.")
+    at.file_uploader(key="runs_upload").set_value(("evil.zip", buf.getvalue(), "application/zip"))
+    at.run()
+    at.button(key="runs_import").click().run()
+    assert any("unexpected file" in e.value for e in at.error)
+    assert len(list(env.iterdir())) == 1
