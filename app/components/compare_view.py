@@ -50,7 +50,12 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
              "Accuracy of each task (colour) while later tasks are trained; line style = method; dashed "
              "verticals mark task switches. Falling lines are forgetting.")
     metrics = {label: partial_metrics(recs) for label, recs in runs.items()}
-    base = metrics.get(BASELINE)
+    done = {label: len(live.done_rows(recs)) for label, recs in runs.items()}
+    base = metrics.get(BASELINE) if len(set(done.values())) == 1 else None
+    if len(set(done.values())) > 1:
+        st.caption("Metrics use the tasks each run has finished so far ("
+                   + ", ".join(f"{k}: {v}" for k, v in done.items())
+                   + "); differences appear once all runs have finished the same number of tasks.")
     for label, m in metrics.items():
         st.markdown(f"**{label}**" + ("" if m else " — no task finished yet"))
         if m:

@@ -8,6 +8,7 @@ of test images under each task's weights by calling `core.analysis.hidden_activa
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,8 +69,12 @@ def project(x: np.ndarray, algorithm: str, seed: int = 0) -> tuple[np.ndarray, s
         import umap
 
         k = int(min(15, n - 1))
-        reducer = umap.UMAP(n_components=2, n_neighbors=k, random_state=seed, init="random" if n < 20 else "spectral")
-        return np.asarray(reducer.fit_transform(x)), note or f"{k} neighbours"
+        reducer = umap.UMAP(n_components=2, n_neighbors=k, random_state=seed, n_jobs=1,
+                            init="random" if n < 20 else "spectral")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "n_jobs overridden by random_state": intended
+            pts = reducer.fit_transform(x)
+        return np.asarray(pts), note or f"{k} neighbours"
     raise ValueError(f"unknown projection {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
 
 

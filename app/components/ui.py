@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -23,8 +24,24 @@ STATUS_ICONS = {"running": ":green[:material/play_circle:]", "paused": ":orange[
 
 def chart(fig: go.Figure, key: str, caption: str, filename: str | None = None) -> None:
     """Show a Plotly figure (modebar: download as PNG) and a one-line caption under it."""
-    st.plotly_chart(fig, key=key, config=plotly_config(filename or key), theme=None)
+    config = plotly_config(filename or key)
+    config["displayModeBar"] = "hover"  # the toolbar (PNG download, zoom) appears on hover, off the titles
+    config["modeBarButtonsToRemove"] = [*config.get("modeBarButtonsToRemove", []), "zoomIn2d", "zoomOut2d",
+                                        "autoScale2d"]  # a short toolbar leaves room for titles in columns
+    st.plotly_chart(fig, key=key, config=config, theme=None)
     st.caption(caption)
+
+
+def robust_log_range(fig: go.Figure, quantile: float = 0.03) -> go.Figure:
+    """On a log y axis, start the range at a low quantile of the plotted values, so that a few
+    near-zero points (β·R_hnet is ~0 on the first step of each task) do not squash the curves."""
+    ys = np.concatenate([np.asarray(t.y, dtype=float) for t in fig.data if t.y is not None and len(t.y)] or [np.ones(1)])
+    ys = ys[np.isfinite(ys) & (ys > 0)]
+    if ys.size >= 5:
+        lo, hi = np.quantile(ys, quantile), ys.max()
+        if hi > lo > 0:
+            fig.update_yaxes(range=[np.log10(lo) - 0.3, np.log10(hi) + 0.2])
+    return fig
 
 
 def scenario() -> None:

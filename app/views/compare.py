@@ -66,9 +66,9 @@ def _saved_comparison() -> None:
         st.info("Fewer than two saved runs: start a live comparison above.")
         return
     by_path = {r.path: r for r in runs}
-    hm = [r.path for r in runs if r.method == "hypermask"] or [runs[0].path]
-    ft = [r.path for r in runs if r.method == "finetune" and r.benchmark == by_path[hm[0]].benchmark]
-    state.init_default("compare_saved", [hm[0]] + ft[:1])
+    pairs = [(h.path, f.path) for h in runs if h.method == "hypermask"
+             for f in runs if f.method == "finetune" and f.benchmark == h.benchmark]
+    state.init_default("compare_saved", list(pairs[0]) if pairs else [r.path for r in runs[:2]])
     state.put("compare_saved", [p for p in state.get("compare_saved") if p in by_path])
     chosen = st.multiselect("Runs to compare", list(by_path), key="compare_saved", max_selections=3,
                             format_func=lambda p: by_path[p].label)

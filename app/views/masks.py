@@ -35,7 +35,7 @@ def _overlaps(masks: dict[int, dict[str, np.ndarray]], layers: list[str], level:
             z = ma.cosine_matrix(per_task)
         with cols[k % len(cols)]:
             fig = charts.mask_overlap_heatmap(z, layer=layer, measure=measure.split(" ")[0], height=330,
-                                              uirevision=f"overlap-{layer}")
+                                              title=layer, uirevision=f"overlap-{layer}")
             ui.chart(fig, f"masks_overlap_{k}", f"{layer}: {measure.lower()} of task i's and task j's masks "
                      "(1 = identical, 0 = disjoint).", f"mask_overlap_{layer}")
 

@@ -58,7 +58,8 @@ def main() -> None:
                 "fine-tuning side by side.")
         st.page_link("views/train.py", label="Train a run now", icon=":material/model_training:")
         return
-    names = sorted(stories, key=lambda b: (-len(stories[b]), b))
+    # manifest order (dicts keep insertion order), pairs before single runs
+    names = sorted(stories, key=lambda b: len(stories[b]) < 2)
     state.init_default("overview_benchmark", names[0])
     if state.get("overview_benchmark") not in names:
         state.put("overview_benchmark", names[0])

@@ -37,7 +37,7 @@ def _table(rows: list[tuple[str, RunSummary]]) -> pd.DataFrame:
     return pd.DataFrame([{
         "run": s.name, "origin": origin, "benchmark": s.benchmark,
         "method": METHOD_LABELS.get(s.method, s.method),
-        "status": f"unreadable: {s.error}" if s.error else live.status(str(s.path.resolve())),
+        "status": "unreadable (see above)" if s.error else live.status(str(s.path.resolve())),
         "tasks": f"{s.tasks_done}/{s.n_tasks}" if not s.error else "",
         "ACC %": pct(s.avg_acc), "BWT %": pct(s.bwt), "date": s.created[:16].replace("T", " "),
     } for origin, s in rows])
@@ -105,26 +105,32 @@ def _details(path: str, origin: str, s: RunSummary) -> None:
     matrix = m.get("acc_matrix") or []
     ui.metrics_row(m)
     ui.formulas("runs_formulas")
-    if matrix:
-        fig = charts.accuracy_matrix_heatmap(matrix, title=f"{s.name}: accuracy matrix R[i, j]", uirevision="runs-acc")
-        ui.chart(fig, "runs_acc_matrix", "Accuracy on task j (column) after training task i (row), full test sets.",
-                 f"{s.name}_acc_matrix")
-    c = st.columns(4)
-    c[0].download_button("Export bundle (.zip)", data=lambda: export_bundle(path), file_name=f"{s.name}.zip",
-                         mime="application/zip", key="runs_export", icon=":material/archive:", on_click="ignore")
-    c[1].download_button("Accuracy matrix (.csv)", data=_csv(matrix), file_name=f"{s.name}_acc_matrix.csv",
-                         mime="text/csv", key="runs_csv", icon=":material/table_view:", on_click="ignore", disabled=not matrix)
-    if c[2].button("Open masks", key="runs_open_masks", icon=":material/texture:"):
-        _open(path, "views/masks.py")
-    if c[3].button("Open embeddings", key="runs_open_embeddings", icon=":material/scatter_plot:"):
-        _open(path, "views/embeddings.py")
-    with st.expander("Configuration (config.json)", key="runs_config"):
-        try:
-            st.code(json.dumps(json.loads((Path(path) / "config.json").read_text())["config"], indent=1),
-                    language="json")
-        except (OSError, ValueError, KeyError):
-            st.caption("config.json could not be shown.")
-    _delete_ui(path, origin)
+    left, right = st.columns([3, 2])
+    with left:
+        if matrix:
+            fig = charts.accuracy_matrix_heatmap(matrix, title="Accuracy matrix R[i, j]",
+                                                 uirevision="runs-acc")
+            ui.chart(fig, "runs_acc_matrix", f"{s.name}: accuracy on task j (column) after training "
+                     "task i (row), full test sets.", f"{s.name}_acc_matrix")
+    with right:
+        st.download_button("Export bundle (.zip)", data=lambda: export_bundle(path), file_name=f"{s.name}.zip",
+                           mime="application/zip", key="runs_export", icon=":material/archive:", on_click="ignore",
+                           width="stretch")
+        st.download_button("Accuracy matrix (.csv)", data=_csv(matrix), file_name=f"{s.name}_acc_matrix.csv",
+                           mime="text/csv", key="runs_csv", icon=":material/table_view:", on_click="ignore",
+                           disabled=not matrix, width="stretch")
+        if st.button("Open on the Masks page", key="runs_open_masks", icon=":material/texture:", width="stretch"):
+            _open(path, "views/masks.py")
+        if st.button("Open on the Embeddings page", key="runs_open_embeddings", icon=":material/scatter_plot:",
+                     width="stretch"):
+            _open(path, "views/embeddings.py")
+        with st.expander("Configuration (config.json)", key="runs_config"):
+            try:
+                st.code(json.dumps(json.loads((Path(path) / "config.json").read_text())["config"], indent=1),
+                        language="json")
+            except (OSError, ValueError, KeyError):
+                st.caption("config.json could not be shown.")
+        _delete_ui(path, origin)
 
 
 def main() -> None:

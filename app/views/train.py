@@ -71,7 +71,7 @@ def _live_body(run_dir: str) -> None:
                                        title="Live forgetting curves")
         ui.chart(fig, "live_forgetting", "Accuracy of each seen task (periodic evaluation on a test subsample) "
                  "against training iterations; dashed lines mark task switches.")
-        fig = charts.loss_curves(recs, total_steps=total, uirevision="live-loss")
+        fig = ui.robust_log_range(charts.loss_curves(recs, total_steps=total, uirevision="live-loss"))
         ui.chart(fig, "live_losses", "Loss terms as added to the loss: cross-entropy, β·R_hnet (hypernetwork "
                  "output regulariser) and λ·R_target (target weight regulariser); log scale.")
     with right:
