@@ -36,7 +36,7 @@ _DEMO: dict[str, dict[str, dict]] = {
         target=dict(hidden=(100, 100)), hyper=dict(hidden=(50, 50), embedding_dim=24, chunk_size=4096,
                                                    chunk_emb_dim=32),
         mask=dict(sparsity=0.0, beta=0.0005, lam=0.001, l1="masked"),
-        train=dict(iters_per_task=500, batch_size=64, lr=1e-3, eval_every=50, log_every=10)),
+        train=dict(iters_per_task=800, batch_size=64, lr=1e-3, eval_every=80, log_every=10)),
     "split-digits": dict(
         target=dict(hidden=(64, 64)), hyper=dict(hidden=(25, 25), embedding_dim=32),
         mask=dict(sparsity=30.0, beta=0.001, lam=0.001, l1="masked"),

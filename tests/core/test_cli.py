@@ -1,0 +1,58 @@
+"""`python -m core train`: clear errors before training, a short real run, the printed summary."""
+
+import json
+
+import pytest
+
+from core.cli import build_parser, config_from_args, main
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--sparsity", "100"], "sparsity p=100"),
+    (["--sparsity", "-1"], "sparsity p=-1"),
+    (["--iters", "-5"], "iters_per_task=-5"),
+    (["--lr", "0"], "lr=0"),
+    (["--tasks", "9"], "n_tasks=9"),
+    (["--data", "/nonexistent/mnist.npz", "--benchmark", "split-mnist"], "/nonexistent/mnist.npz"),
+])
+def test_bad_values_fail_before_training(tmp_path, capsys, args, needle) -> None:
+    out = tmp_path / "run"
+    code = main(["train", "--benchmark", "split-digits", "--out", str(out), "--quiet", *args]
+                if "--benchmark" not in args else ["train", "--out", str(out), "--quiet", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and err.count("\n") == 1
+    assert not (out / "config.json").exists()
+
+
+def test_unknown_benchmark_is_refused(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--benchmark", "cifar-7", "--out", str(tmp_path / "r")])
+    assert e.value.code == 2 and "cifar-7" in capsys.readouterr().err
+
+
+def test_out_that_is_a_file_or_a_run(tmp_path, capsys) -> None:
+    f = tmp_path / "file.txt"
+    f.write_text("keep me")
+    assert main(["train", "--benchmark", "split-digits", "--out", str(f), "--quiet"]) == 2
+    assert "is a file" in capsys.readouterr().err and f.read_text() == "keep me"
+
+
+def test_overrides_reach_config() -> None:
+    a = build_parser().parse_args(["train", "--out", "x", "--preset", "paper", "-p", "12.5", "--beta", "0.5",
+                                   "--lam", "0", "--hidden", "64,32", "--hnet-hidden", "10", "--chunk-size", "500",
+                                   "--iters", "7", "--batch-size", "16", "--embedding-dim", "5", "--tasks", "3"])
+    cfg = config_from_args(a)
+    assert cfg.mask.sparsity == 12.5 and cfg.mask.beta == 0.5 and cfg.mask.lam == 0
+    assert cfg.target.hidden == (64, 32) and cfg.hyper.hidden == (10,) and cfg.hyper.chunk_size == 500
+    assert cfg.train.iters_per_task == 7 and cfg.train.batch_size == 16 and cfg.hyper.embedding_dim == 5
+    assert cfg.data.n_tasks == 3 and cfg.data.augment  # paper Split MNIST keeps its random crop
+
+
+def test_short_run_prints_matrix_and_saves(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    code = main(["train", "--benchmark", "split-digits", "--method", "finetune", "--iters", "20",
+                 "--tasks", "2", "--out", str(out), "--quiet"])
+    text = capsys.readouterr().out
+    assert code == 0 and "R[i, j]" in text and "ACC" in text and "BWT" in text
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["tasks_done"] == 2 and f"ACC {100 * m['avg_acc']:.1f} %" in text
