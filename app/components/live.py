@@ -184,7 +184,8 @@ def controls(run_dirs: Sequence[str], prefix: str) -> None:
     spec = (("pause", "Pause", ":material/pause:", not any_running, "pause before the next iteration"),
             ("resume", "Resume", ":material/play_arrow:", not any_paused, "continue training"),
             ("step", "Step", ":material/skip_next:", not any_paused, "train until the next evaluation, then pause"),
-            ("stop", "Stop", ":material/stop:", not runs, "end the run within one iteration; finished tasks stay saved"))
+            ("stop", "Stop", ":material/stop:", not runs,
+             "end the run within one iteration; finished tasks stay saved"))
     for col, (action, label, icon, disabled, help_) in zip(cols, spec):
         col.button(label, key=f"{prefix}_{action}", icon=icon, disabled=disabled, help=help_,
                    on_click=control, args=(list(run_dirs), action), width="stretch")

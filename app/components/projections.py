@@ -78,7 +78,8 @@ def project(x: np.ndarray, algorithm: str, seed: int = 0) -> tuple[np.ndarray, s
     raise ValueError(f"unknown projection {algorithm!r}; choose one of {', '.join(ALGORITHMS)}")
 
 
-def activation_samples(run: Any, bench: Any, layer: int, per_task: int) -> tuple[np.ndarray, list[int], list[int], list[str]]:
+def activation_samples(run: Any, bench: Any, layer: int,
+                       per_task: int) -> tuple[np.ndarray, list[int], list[int], list[str]]:
     """Hidden activations of `per_task` test images of every trained task, under that task's weights.
 
     Args:

@@ -35,7 +35,8 @@ def chart(fig: go.Figure, key: str, caption: str, filename: str | None = None) -
 def robust_log_range(fig: go.Figure, quantile: float = 0.03) -> go.Figure:
     """On a log y axis, start the range at a low quantile of the plotted values, so that a few
     near-zero points (β·R_hnet is ~0 on the first step of each task) do not squash the curves."""
-    ys = np.concatenate([np.asarray(t.y, dtype=float) for t in fig.data if t.y is not None and len(t.y)] or [np.ones(1)])
+    parts = [np.asarray(t.y, dtype=float) for t in fig.data if t.y is not None and len(t.y)]
+    ys = np.concatenate(parts or [np.ones(1)])
     ys = ys[np.isfinite(ys) & (ys > 0)]
     if ys.size >= 5:
         lo, hi = np.quantile(ys, quantile), ys.max()

@@ -102,7 +102,8 @@ def main() -> None:
         res = compare_config_ui("compare")
         n = len(res.configs or {})
         st.button(f"Start comparison ({n} runs)" if n else "Start comparison", key="compare_start",
-                  type="primary", icon=":material/rocket_launch:", disabled=res.configs is None, on_click=_start, args=(res.configs,))
+                  type="primary", icon=":material/rocket_launch:", disabled=res.configs is None,
+                  on_click=_start, args=(res.configs,))
     if group:
         st.subheader("Live comparison")
         live.live_fragment(group, lambda: _live_group_body(group))

@@ -12,7 +12,7 @@ import streamlit as st
 
 from app import cached, paths, state
 from app.components import ui
-from app.components.compare_view import draw_comparison
+from app.components.compare_view import draw_comparison, partial_metrics
 from app.components.config_form import METHOD_LABELS
 from core.checkpoint import list_runs, summarize_run
 
@@ -49,6 +49,17 @@ def _intro() -> None:
     ui.scenario()
 
 
+def _headline(runs: dict[str, list]) -> None:
+    """One sentence with the story's numbers: ACC and forgetting of HyperMask against fine-tuning."""
+    hm, ft = partial_metrics(runs.get("HyperMask", [])), partial_metrics(runs.get("Fine-tuning", []))
+    if not hm.get("avg_acc") or not ft.get("avg_acc") or hm.get("forgetting") is None or ft.get("forgetting") is None:
+        return
+    st.markdown(f"After the last task, **HyperMask** keeps an average accuracy (ACC) of **{ui.pct(hm['avg_acc'])}** "
+                f"against **{ui.pct(ft['avg_acc'])}** for fine-tuning: fine-tuning's earlier tasks lost "
+                f"**{100 * ft['forgetting']:.1f} points** on average (forgetting), HyperMask's "
+                f"**{100 * hm['forgetting']:.1f}**.")
+
+
 def main() -> None:
     _intro()
     stories, origin, notes = _stories()
@@ -76,6 +87,7 @@ def main() -> None:
     if len(methods) == 1:
         st.info(f"Only {METHOD_LABELS.get(methods[0], methods[0])} is available for {bench}; "
                 "train the other method on the Compare page to see both.")
+    _headline(runs)
     draw_comparison(runs, "overview")
     st.divider()
     c = st.columns(4)

@@ -81,7 +81,8 @@ def _delete_ui(path: str, origin: str) -> None:
                    "Stop the run before deleting it.")
         return
     if state.pending_delete() != path:
-        st.button("Delete…", key="runs_delete", icon=":material/delete:", on_click=state.set_pending_delete, args=(path,))
+        st.button("Delete…", key="runs_delete", icon=":material/delete:", on_click=state.set_pending_delete,
+                  args=(path,))
         return
     st.warning(f"Delete `{Path(path).name}` and all its files? This cannot be undone.")
     c = st.columns(2)

@@ -98,7 +98,8 @@ def main() -> None:
             m = METHOD_LABELS.get(res.config.train.method, res.config.train.method)
             st.caption(f"{m} on {res.config.data.benchmark}: {res.config.data.tasks} tasks × "
                        f"{res.config.train.iters_per_task:,} iterations, saved under `{paths.runs_dir()}`.")
-        st.button("Start training", key="train_start", type="primary", icon=":material/rocket_launch:", disabled=res.config is None,
+        st.button("Start training", key="train_start", type="primary", icon=":material/rocket_launch:",
+                  disabled=res.config is None,
                   on_click=_start, args=(res.config,))
     if current is None:
         st.info("No run yet. Configure one above and press **Start training**; Split Digits · demo takes about "

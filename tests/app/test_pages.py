@@ -205,14 +205,17 @@ def test_compare_starts_both_methods_on_one_stream(env: Path) -> None:
     assert len({(r.cfg.train.seed, r.cfg.data) for r in runs}) == 1
     _poll(at, lambda a: "compare_forgetting" in _chart_keys(a) and len(a.get("progress")) == 2)
     at.button(key="compare_stop").click().run()
-    _poll(at, lambda a: not REGISTRY.active())
-    assert not at.exception
+    _poll(at, lambda a: not REGISTRY.active() and any(b.key == "compare_close" for b in a.button))
+    assert not at.exception and not at.error
+    at.button(key="compare_close").click().run()  # back to comparing saved runs
+    assert at.multiselect(key="compare_saved").value and "compare_saved_forgetting" in _chart_keys(at)
 
 
 def test_masks_page_for_hypermask_and_finetune(env: Path, pretrained: Path) -> None:
     at = _app("views/masks.py")
     keys = _chart_keys(at)
-    assert {"masks_overlap_0", "masks_sparsity", "masks_neuron_usage", "masks_input_grid", "masks_histogram"} <= set(keys)
+    assert {"masks_overlap_0", "masks_sparsity", "masks_neuron_usage", "masks_input_grid",
+            "masks_histogram"} <= set(keys)
     at.radio(key="masks_measure").set_value("Soft overlap Σmin/Σmax").run()
     at.slider(key="masks_level").set_value(0.2).run()
     assert not at.exception and not at.error
@@ -273,3 +276,41 @@ def test_runs_page_imports_checked_bundles(env: Path, pretrained: Path) -> None:
     at.button(key="runs_import").click().run()
     assert any("unexpected file" in e.value for e in at.error)
     assert len(list(env.iterdir())) == 1
+
+
+def test_every_preset_default_is_accepted(env: Path) -> None:
+    """No st.error unless there is an error: every benchmark × method × preset default is valid."""
+    at = _app("views/train.py")
+    for bench in ("split-digits", "split-mnist", "permuted-mnist"):
+        for method in ("hypermask", "finetune", "hnet"):
+            for preset in ("demo", "paper"):
+                at.selectbox(key="train_benchmark").set_value(bench)
+                at.selectbox(key="train_method").set_value(method)
+                at.selectbox(key="train_preset").set_value(preset).run()
+                assert not at.exception
+                assert not at.error, (bench, method, preset, [e.value for e in at.error])
+                assert not at.button(key="train_start").disabled
+
+
+def test_switching_runs_keeps_pages_consistent(env: Path, pretrained: Path) -> None:
+    at = _app("views/embeddings.py")
+    at.radio(key="emb_what").set_value("task embeddings").run()
+    ft = str((pretrained / "split-digits-finetune").resolve())
+    at.selectbox(key="emb_run").set_value(ft).run()
+    assert not at.exception and not at.error
+    at.switch_page("views/masks.py").run()  # the run chosen on one page is opened on the next
+    assert at.selectbox(key="masks_run").value == ft
+    assert not at.exception
+
+
+def test_failed_run_shows_its_error(env: Path, tmp_path: Path) -> None:
+    """A data file that exists but is not MNIST: the worker's RunFailed becomes st.error on the page."""
+    bogus = tmp_path / "mnist.npz"
+    bogus.write_bytes(b"not a zip")
+    at = _app("views/train.py")
+    at.selectbox(key="train_benchmark").set_value("split-mnist").run()
+    at.text_input(key="train_source").set_value(str(bogus)).run()
+    assert not at.error
+    at.button(key="train_start").click().run()
+    _poll(at, lambda a: "**failed**" in _status(a))
+    assert any("Training failed" in e.value for e in at.error)
