@@ -56,7 +56,7 @@ def _input_grid(run: Run, masks: dict[int, dict[str, np.ndarray]]) -> None:
     imgs = np.stack([ma.fold_input_mask(masks[t]["hidden.0.weight"], (side_h, side_w),
                                         perms[t] if perms is not None and t < len(perms) else None)
                      for t in sorted(masks)])
-    fig = charts.input_masks_grid(imgs, task_labels=[f"task {t}" for t in sorted(masks)],
+    fig = charts.input_masks_grid(imgs, task_labels=[f"task {t}" for t in sorted(masks)], tile_px=170,
                                   title=f"First-layer masks on the {side_h}×{side_w} input grid")
     note = " (un-permuted to original pixel positions)" if perms is not None else ""
     ui.chart(fig, "masks_input_grid", "Mean mask value of the first-layer weights reading each pixel, one image "

@@ -136,6 +136,7 @@ def _details(path: str, origin: str, s: RunSummary) -> None:
 
 def main() -> None:
     st.title("Runs")
+    ui.scenario()
     st.caption(f"Saved runs live in `{paths.runs_dir()}` (set HYPERMASK_RUNS_DIR to change it); "
                f"pretrained runs in `{paths.pretrained_dir()}`.")
     for level, text in state.pop_flashes():
