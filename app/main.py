@@ -17,6 +17,8 @@ import pandas  # noqa: E402,F401 - import now: plotly looks pandas up lazily, an
 # it (via scikit-learn) at the same moment would hand plotly a partially initialised module
 import streamlit as st  # noqa: E402
 
+from app.components.config_form import keep_form_values  # noqa: E402
+
 # Not "pages/": that folder name switches Streamlit to its legacy multipage mode, which runs a
 # deep-linked page (e.g. a refresh of /train) without this entry point.
 PAGES_DIR = Path(__file__).resolve().parent / "views"
@@ -33,7 +35,9 @@ def main() -> None:
         st.Page(PAGES_DIR / "embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
         st.Page(PAGES_DIR / "runs.py", title="Runs", icon=":material/folder_open:"),
     ]
-    st.navigation(pages).run()
+    page = st.navigation(pages)
+    keep_form_values()
+    page.run()
 
 
 main()

@@ -16,7 +16,6 @@ import streamlit as st
 
 _LIVE = "_live_views"  # dict[run_dir, LiveView]
 _TRAIN_RUN = "_train_attached"  # str | None: run folder the Train page shows
-_TRAIN_DETACHED = "_train_detached"  # bool: the user chose "none" (do not auto-attach)
 _SELECTED = "_selected_run"  # str | None: run opened on the Masks / Embeddings pages
 _COMPARE = "_compare_group"  # list[str]: run folders of the Compare page's live group
 _FLASH = "_flash"  # list[(level, text)] shown once on the next run
@@ -49,11 +48,6 @@ def train_run() -> str | None:
 
 def set_train_run(run_dir: str | None) -> None:
     st.session_state[_TRAIN_RUN] = run_dir
-    st.session_state[_TRAIN_DETACHED] = run_dir is None
-
-
-def train_detached() -> bool:
-    return bool(st.session_state.get(_TRAIN_DETACHED, False))
 
 
 def selected_run() -> str | None:

@@ -67,6 +67,17 @@ def _values(cfg: RunConfig) -> dict[str, Any]:
     }
 
 
+def keep_form_values() -> None:
+    """Call once per run, before the page: re-assign the form fields so that Streamlit keeps what the
+    user typed while another page (where these widgets are not drawn) is open."""
+    names = ["benchmark", "method", "preset", "hnet", *_FIELDS]
+    for prefix in ("train", "compare"):
+        for name in names:
+            key = _key(prefix, name)
+            if key in st.session_state:
+                st.session_state[key] = st.session_state[key]
+
+
 def _preset_config(prefix: str) -> RunConfig:
     return make_config(state.get(_key(prefix, "benchmark"), "split-digits"),
                        state.get(_key(prefix, "method"), "hypermask"),

@@ -13,7 +13,7 @@ import streamlit as st
 from app import cached, paths, state
 from app.components import ui
 from app.components.compare_view import draw_comparison, partial_metrics
-from app.components.config_form import METHOD_LABELS
+from app.components.config_form import BENCHMARK_LABELS, METHOD_LABELS
 from core.checkpoint import list_runs, summarize_run
 
 ORDER = ("hypermask", "hnet", "finetune")
@@ -75,6 +75,7 @@ def main() -> None:
     if state.get("overview_benchmark") not in names:
         state.put("overview_benchmark", names[0])
     bench = st.selectbox("Task stream", names, key="overview_benchmark",
+                         format_func=lambda b: BENCHMARK_LABELS.get(b, b).split(" (")[0],
                          help="benchmarks with shipped runs" if origin == "pretrained" else "from your saved runs")
     if origin == "saved":
         st.caption("No pretrained runs installed: showing your newest saved run of each method.")

@@ -35,7 +35,7 @@ def _attach_ui() -> str | None:
     """Which run this page shows: the session's run, else the newest live one (re-attach)."""
     active = list(REGISTRY.active())
     current = state.train_run()
-    if current is None and active and not state.train_detached():
+    if current is None and active:
         current = active[-1]
         state.set_train_run(current)
     options = list(dict.fromkeys(([current] if current else []) + active[::-1]))

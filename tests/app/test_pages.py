@@ -314,3 +314,11 @@ def test_failed_run_shows_its_error(env: Path, tmp_path: Path) -> None:
     at.button(key="train_start").click().run()
     _poll(at, lambda a: "**failed**" in _status(a))
     assert any("Training failed" in e.value for e in at.error)
+
+
+def test_form_values_survive_a_page_switch(env: Path) -> None:
+    at = _app("views/train.py")
+    at.number_input(key="train_iters").set_value(42).run()
+    at.switch_page("views/overview.py").run()
+    at.switch_page("views/train.py").run()
+    assert at.number_input(key="train_iters").value == 42
