@@ -28,9 +28,11 @@ _PAPER: dict[str, dict[str, dict]] = {
 }
 
 _DEMO: dict[str, dict[str, dict]] = {
+    # Sized so a shipped run stays under 5 MB (the unchunked hypernetwork dominates); the stronger
+    # λ = 0.01 makes up for the short 300-iteration tasks (ACC 97.7 % against 96.4 % at λ = 0.001).
     "split-mnist": dict(
-        target=dict(hidden=(100, 100)), hyper=dict(hidden=(25, 25), embedding_dim=32),
-        mask=dict(sparsity=30.0, beta=0.001, lam=0.001, l1="masked"),
+        target=dict(hidden=(64, 64)), hyper=dict(hidden=(16, 16), embedding_dim=32),
+        mask=dict(sparsity=30.0, beta=0.001, lam=0.01, l1="masked"),
         train=dict(iters_per_task=300, batch_size=64, lr=1e-3, eval_every=25, log_every=5)),
     "permuted-mnist": dict(
         target=dict(hidden=(100, 100)), hyper=dict(hidden=(50, 50), embedding_dim=24, chunk_size=4096,

@@ -52,7 +52,11 @@ class BackgroundRun:
         return self._stop.is_set()
 
     def _work(self) -> None:
-        self.result = run_training(self.cfg, emit=self._emit, should_stop=self._should_stop, run_dir=self.run_dir)
+        result = run_training(self.cfg, emit=self._emit, should_stop=self._should_stop, run_dir=self.run_dir)
+        # A finished run is read back from its folder; drop the model and data so a long-lived
+        # server does not keep every past run in memory.
+        result.method, result.benchmark = None, None
+        self.result = result
 
     # --- viewer side -------------------------------------------------------------------------
     def start(self) -> "BackgroundRun":
@@ -141,6 +145,14 @@ class RunRegistry:
         """Runs whose worker is still alive, oldest first."""
         with self._lock:
             return {k: r for k, r in self._runs.items() if r.alive}
+
+    def forget_finished(self) -> int:
+        """Drop finished runs from the table (their folders stay); returns how many were dropped."""
+        with self._lock:
+            done = [k for k, r in self._runs.items() if not r.alive]
+            for k in done:
+                del self._runs[k]
+        return len(done)
 
     def all(self) -> dict[str, BackgroundRun]:
         with self._lock:
