@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -16,8 +17,9 @@ from torch import Tensor
 def percentile(values: Tensor, p: float) -> Tensor:
     """p-th percentile of all entries with linear interpolation (numpy's default method).
 
-    Uses `torch.kthvalue` (O(n)), so it works on tensors of more than 2^24 entries, where
-    `torch.quantile` refuses (pytorch/pytorch#64947).
+    Uses selection, not sorting — `numpy.partition` on the CPU, `torch.kthvalue` elsewhere, both
+    O(n) — so it works on tensors of more than 2^24 entries, where `torch.quantile` refuses
+    (pytorch/pytorch#64947).
 
     Args:
         values: any shape, floating point; read without gradient.
@@ -36,15 +38,15 @@ def percentile(values: Tensor, p: float) -> Tensor:
     pos = (n - 1) * p / 100.0
     lo = int(math.floor(pos))
     frac = pos - lo
-    v_lo = torch.kthvalue(flat, lo + 1).values
-    if frac == 0.0 or lo + 1 >= n:
-        return v_lo
-    # The (lo+2)-th smallest: v_lo again if it repeats, otherwise the smallest entry above it.
-    if int((flat <= v_lo).sum()) >= lo + 2:
-        v_hi = v_lo
-    else:
-        v_hi = flat[flat > v_lo].min()
-    return v_lo + (v_hi - v_lo) * frac
+    hi = min(lo + 1, n - 1)
+    if flat.device.type == "cpu":
+        # One O(n) introselect pass yields both order statistics (numpy.partition).
+        part = np.partition(flat.numpy(), [lo, hi] if hi != lo else [lo])
+        v_lo, v_hi = float(part[lo]), float(part[hi])
+        return torch.tensor(v_lo + (v_hi - v_lo) * frac, dtype=flat.dtype)
+    v_lo_t = torch.kthvalue(flat, lo + 1).values
+    v_hi_t = torch.kthvalue(flat, hi + 1).values if frac > 0 else v_lo_t
+    return v_lo_t + (v_hi_t - v_lo_t) * frac
 
 
 def semi_binary_mask(logits: Tensor, sparsity: float) -> Tensor:
