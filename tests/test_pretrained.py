@@ -1,0 +1,29 @@
+"""The shipped pretrained runs: listed in the manifest, small, loadable by the safe loader, and telling
+the story the app shows (HyperMask keeps old tasks, fine-tuning forgets)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.checkpoint import load_run
+
+ROOT = Path(__file__).resolve().parents[1] / "pretrained"
+MANIFEST = json.loads((ROOT / "manifest.json").read_text())["runs"]
+
+
+@pytest.mark.parametrize("entry", MANIFEST, ids=[e["path"] for e in MANIFEST])
+def test_pretrained_run_loads_and_is_small(entry) -> None:
+    folder = ROOT / entry["path"]
+    size = sum(f.stat().st_size for f in folder.iterdir())
+    assert size < 5 * 1024 * 1024, f"{entry['path']} is {size / 2**20:.1f} MiB"
+    run = load_run(folder)
+    assert run.metrics["status"] == "finished" and run.tasks_done == len(run.metrics["acc_matrix"])
+    assert run.metrics["data"]["source"] in ("bundled", "sklearn-digits")
+
+
+@pytest.mark.parametrize("bench", ["split-mnist", "permuted-mnist", "split-digits"])
+def test_hypermask_forgets_less_than_finetuning(bench: str) -> None:
+    hm = load_run(ROOT / f"{bench}-hypermask").metrics
+    ft = load_run(ROOT / f"{bench}-finetune").metrics
+    assert hm["avg_acc"] > ft["avg_acc"] + 0.1 and hm["bwt"] > ft["bwt"] + 0.1
