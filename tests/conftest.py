@@ -1,8 +1,14 @@
 """Shared fixtures: tiny configurations that train in about a second."""
 
 import pytest
+import torch
 
 from core.config import DataConfig, HyperConfig, MaskConfig, RunConfig, TargetConfig, TrainConfig
+
+
+# The test models are tiny: one thread beats two, and avoids thrashing when the browser test's app
+# server (or anything else) shares the 2 cores.
+torch.set_num_threads(1)
 
 
 def tiny_config(method: str = "hypermask", iters: int = 30, n_tasks: int = 2, seed: int = 1) -> RunConfig:

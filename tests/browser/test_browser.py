@@ -1,0 +1,135 @@
+"""The real app in a real browser: `streamlit run app/main.py` driven by headless Chromium (Selenium).
+
+Opens the Overview page (a pretrained chart must draw), then starts a small Split Digits · demo run on
+the Train page by clicking and typing in its form, waits for the live forgetting curves and the
+accuracy matrix, checks that no error is shown, and stops the run. Screenshots go to
+$BROWSER_SCREENSHOTS (else the test's tmp folder).
+
+Needs Debian's `chromium` and `chromedriver`; without them the test skips locally and fails in CI
+(`CI=true`). About a minute on a loaded 2-core machine.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.browser_helpers import (
+    PLOT_CSS,
+    StreamlitServer,
+    button_enabled,
+    chrome,
+    click_button,
+    count,
+    errors,
+    missing_browser,
+    page_text,
+    plot_traces,
+    screenshot,
+    select_option,
+    set_number,
+    status_text,
+    wait_css,
+    wait_for,
+    wait_idle,
+)
+
+pytestmark = pytest.mark.browser
+
+ITERS = 60  # per task: 5 tasks × 60 iterations finish within a minute or two even on a loaded machine
+EVAL_EVERY = 15
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
+    why = missing_browser()
+    if why is not None:
+        if _in_ci():
+            pytest.fail(f"browser test cannot run in CI: {why}")
+        pytest.skip(why)
+    tmp = tmp_path_factory.mktemp("browser")
+    srv = StreamlitServer(tmp / "runs", log_path=tmp / "streamlit.log").start(timeout=60)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def driver(server: StreamlitServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    d = chrome(tmp_path_factory.mktemp("chrome-profile"))
+    try:
+        yield d
+    finally:
+        d.quit()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    out = Path(os.environ.get("BROWSER_SCREENSHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _no_errors(driver: Any, where: str) -> None:
+    found = errors(driver)
+    assert not found, f"{where}: error shown in the app: {found}"
+
+
+def test_overview_then_live_training(server: StreamlitServer, driver: Any, shots: Path) -> None:
+    # Overview: the shipped pretrained comparison draws a Plotly chart.
+    driver.get(server.url + "/")
+    wait_css(driver, PLOT_CSS, timeout=60)
+    wait_idle(driver, timeout=60)
+    _no_errors(driver, "overview")
+    screenshot(driver, shots / "browser_overview.png")
+
+    # Train: Split Digits · demo, small iterations, set through the form's widgets.
+    driver.get(server.url + "/train")
+    wait_css(driver, ".st-key-train_benchmark input[role='combobox']", timeout=60)
+    wait_idle(driver, timeout=60)
+    select_option(driver, "train_benchmark", "Split Digits (8×8, seconds)")
+    wait_idle(driver)
+    select_option(driver, "train_method", "HyperMask")
+    wait_idle(driver)
+    select_option(driver, "train_preset", "demo")
+    wait_idle(driver)
+    set_number(driver, "train_iters", ITERS)
+    wait_idle(driver)
+    set_number(driver, "train_eval_every", EVAL_EVERY)
+    wait_idle(driver)
+    wait_for(lambda: f"× {ITERS} iterations" in page_text(driver), 30, "the form's summary caption")
+    _no_errors(driver, "train form")
+    assert button_enabled(driver, "train_start"), "Start is disabled with a valid form"
+    click_button(driver, "train_start")
+
+    # Live charts: forgetting curves with at least one drawn trace, and the accuracy matrix.
+    wait_for(lambda: status_text(driver) in ("running", "paused", "finished", "stopped"), 60, "a run status")
+    t0 = time.perf_counter()
+    wait_for(lambda: plot_traces(driver, "live_forgetting") >= 1
+             and count(driver, f".st-key-live_acc_matrix {PLOT_CSS}") >= 1, 180,
+             "live forgetting curves with a trace and the accuracy matrix")
+    assert status_text(driver) != "failed", page_text(driver)[-2000:]
+    _no_errors(driver, "train page, live run")
+    assert plot_traces(driver, "live_losses") >= 1
+    screenshot(driver, shots / "browser_train.png")
+
+    # Stop (if the run is still going) and wait for the terminal status.
+    if status_text(driver) in ("running", "paused") and button_enabled(driver, "train_stop"):
+        click_button(driver, "train_stop")
+    wait_for(lambda: status_text(driver) in ("stopped", "finished"), 60, "a stopped or finished status")
+    _no_errors(driver, "train page, after the run")
+    assert plot_traces(driver, "live_forgetting") >= 1
+    screenshot(driver, shots / "browser_train_end.png")
+    runs = list(server.runs_dir.iterdir())
+    assert len(runs) == 1 and (runs[0] / "events.jsonl").exists(), runs
+    print(f"live curves after {time.perf_counter() - t0:.1f} s; final status {status_text(driver)}")
