@@ -1,0 +1,265 @@
+"""How fast the app feels, measured in headless Chromium (Selenium), and what it costs training.
+
+1. Cold start to first chart: time from launching `streamlit run app/main.py` to the first Plotly
+   chart on the Overview page (and, separately, to /_stcore/health answering). Goal ≤ 3 s.
+2. Chart refreshes per second while the Split MNIST · demo preset trains on the Train page: a
+   MutationObserver keeps a `plotly_afterplot` listener on the live forgetting figure and counts its
+   redraws, and whether the figure's div was replaced (flicker) or updated in place; `layout.uirevision`
+   is read twice. Goal ≥ 2 refreshes/s.
+3. Training slowdown in the app against the CLI: the same configuration (Split MNIST, demo, bundled,
+   seed 1, HyperMask) with `python -m core train --quiet` before and after the app run; ms/iteration and
+   the training wall time (sum of task_seconds) from each run's metrics.json. Goal ≤ 20 %.
+
+    python benchmarks/app_speed.py [--window 20] [--starts 2]
+
+Takes a few minutes on 2 CPU cores; other processes on the machine change the figures (the script
+prints the load average before and after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.browser.browser_helpers import (  # noqa: E402
+    PLOT_CSS,
+    StreamlitServer,
+    chrome,
+    click_button,
+    errors,
+    missing_browser,
+    page_text,
+    select_option,
+    status_text,
+    wait_css,
+    wait_for,
+    wait_idle,
+)
+
+CLI_ARGS = ["--benchmark", "split-mnist", "--method", "hypermask", "--preset", "demo", "--data", "bundled",
+            "--seed", "1"]
+
+# Counts redraws of the live forgetting figure. Streamlit may replace the element (a new div: the chart
+# is re-created, i.e. flickers) or update it in place (Plotly.react on the same div: afterplot only).
+OBSERVER_JS = """
+const hm = window.__hm = {afterplot: 0, times: [], divs: 0, replaced: 0, div: null, counting: false};
+function attach() {
+  const d = document.querySelector('.st-key-live_forgetting .js-plotly-plot');
+  if (!d || d === hm.div || typeof d.on !== 'function') return;
+  if (hm.div && hm.counting) hm.replaced++;
+  hm.div = d; hm.divs++;
+  d.on('plotly_afterplot', () => { if (hm.counting) { hm.afterplot++; hm.times.push(performance.now()); } });
+}
+hm.observer = new MutationObserver(attach);
+hm.observer.observe(document.body, {childList: true, subtree: true, attributes: true, attributeFilter: ['class']});
+hm.timer = setInterval(attach, 100);  // a div whose Plotly handlers are not yet installed
+attach();
+"""
+
+
+def _load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def _metrics(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+# ---- 1 ----------------------------------------------------------------------------------------------
+def cold_start(n: int, tmp: Path) -> list[dict[str, float]]:
+    """Launch a fresh server `n` times; the browser is started beforehand (not part of the app's time)."""
+    out = []
+    for k in range(n):
+        driver = chrome(tmp / f"chrome-cold-{k}")
+        srv = StreamlitServer(tmp / f"runs-cold-{k}", log_path=tmp / f"cold-{k}.log")
+        try:
+            srv.start(timeout=60)
+            ready = srv.ready_s
+            t_get = time.perf_counter()
+            driver.get(srv.url + "/")
+            wait_css(driver, PLOT_CSS, timeout=60)
+            first = time.perf_counter() - srv.launched
+            out.append({"ready_s": ready, "first_chart_s": first, "page_s": time.perf_counter() - t_get})
+            print(f"  start {k + 1}: health ok after {ready:.2f} s, first chart after {first:.2f} s", flush=True)
+        finally:
+            driver.quit()
+            srv.stop()
+    return out
+
+
+# ---- 3 (CLI half) -----------------------------------------------------------------------------------
+def cli_run(out: Path) -> dict[str, float]:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "core", "train", *CLI_ARGS, "--out", str(out), "--quiet"],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    m = _metrics(out)
+    r = {"ms_per_iter": float(m["ms_per_iter"]), "train_s": float(sum(m["task_seconds"])), "process_s": wall}
+    print(f"  CLI: {r['ms_per_iter']:.1f} ms/iteration, training {r['train_s']:.1f} s, process {wall:.1f} s",
+          flush=True)
+    return r
+
+
+def _zoom_kept(driver: Any, timeout: float = 30.0) -> str:
+    """Zoom the live forgetting chart (x range 0–40, as a user's drag would), wait for the next live
+    redraw, and report whether the redrawn chart still shows that range."""
+    sel = f".st-key-live_forgetting {PLOT_CSS}"
+    driver.execute_script(
+        "const d = document.querySelector(arguments[0]); window.__hm.zoomDiv = d;"
+        "window.__hm.zoomCount = window.__hm.afterplot; window.__hm.counting = true;"
+        "return Plotly.relayout(d, {'xaxis.range': [0, 40]});", sel)
+    time.sleep(0.5)
+    base = driver.execute_script("return window.__hm.afterplot")
+    try:
+        wait_for(lambda: driver.execute_script("return window.__hm.afterplot") > base, timeout, "a live redraw")
+    except TimeoutError:
+        return "no redraw seen"
+    time.sleep(0.3)
+    rng, same = driver.execute_script(
+        "const d = document.querySelector(arguments[0]);"
+        "return [d._fullLayout.xaxis.range, d === window.__hm.zoomDiv];", sel)
+    kept = abs(float(rng[0])) < 1 and abs(float(rng[1]) - 40) < 1
+    return f"{'yes' if kept else 'NO'} (x range after the redraw {[round(float(v)) for v in rng]}, " \
+           f"{'same div' if same else 'new div'})"
+
+
+# ---- 2 and 3 (app half) -----------------------------------------------------------------------------
+def app_run(srv: StreamlitServer, tmp: Path, window: float) -> dict[str, Any]:
+    driver = chrome(tmp / "chrome-train")
+    try:
+        driver.get(srv.url + "/train")
+        wait_css(driver, ".st-key-train_benchmark input[role='combobox']", 60)
+        wait_idle(driver)
+        select_option(driver, "train_benchmark", "Split MNIST")
+        wait_idle(driver)
+        select_option(driver, "train_method", "HyperMask")
+        wait_idle(driver)
+        select_option(driver, "train_preset", "demo")
+        wait_idle(driver)
+        text = page_text(driver)
+        assert "HyperMask on split-mnist: 5 tasks × 300 iterations" in text, "the form is not the demo preset"
+        driver.execute_script(OBSERVER_JS)
+        click_button(driver, "train_start")
+        wait_for(lambda: driver.execute_script("return window.__hm.divs") >= 1
+                 and driver.find_elements("css selector", f".st-key-live_forgetting {PLOT_CSS} g.trace"),
+                 180, "the first drawn forgetting curve")
+        driver.execute_script("window.__hm.counting = true;")
+        t0 = time.perf_counter()
+        uirev = [driver.execute_script(
+            f"return document.querySelector('.st-key-live_forgetting {PLOT_CSS}').layout.uirevision")]
+        while time.perf_counter() - t0 < window and status_text(driver) == "running":
+            time.sleep(0.5)
+            if len(uirev) == 1 and time.perf_counter() - t0 > window / 2:
+                uirev.append(driver.execute_script(
+                    f"return document.querySelector('.st-key-live_forgetting {PLOT_CSS}').layout.uirevision"))
+        elapsed = time.perf_counter() - t0
+        hm = driver.execute_script("window.__hm.counting = false; const h = window.__hm;"
+                                   "return {afterplot: h.afterplot, divs: h.divs, replaced: h.replaced,"
+                                   " times: h.times};")
+        if len(uirev) == 1:
+            uirev.append(driver.execute_script(
+                f"return document.querySelector('.st-key-live_forgetting {PLOT_CSS}').layout.uirevision"))
+        zoom = _zoom_kept(driver) if status_text(driver) == "running" else None
+        gaps = [b - a for a, b in zip(hm["times"], hm["times"][1:])]
+        print(f"  {hm['afterplot']} redraws in {elapsed:.1f} s; divs seen {hm['divs']}, replaced while "
+              f"counting {hm['replaced']}; uirevision {uirev}; zoom kept across a refresh: {zoom}", flush=True)
+        # Let the run finish with the page watching (the fragment keeps refreshing).
+        wait_for(lambda: status_text(driver) in ("finished", "stopped", "failed"), 900, "the app run to end",
+                 poll=1.0)
+        status = status_text(driver)
+        errs = errors(driver)
+    finally:
+        driver.quit()
+    run_dir = next(iter(sorted(srv.runs_dir.iterdir())))
+    m = _metrics(run_dir)
+    # One update of the figure can fire plotly_afterplot more than once (a new div: newPlot, then its
+    # autosize), so redraws less than 250 ms apart count as one refresh.
+    refreshes = sum(1 for k, t in enumerate(hm["times"]) if k == 0 or t - hm["times"][k - 1] > 250)
+    r = {"zoom_kept": zoom, "refresh_per_s": refreshes / elapsed if elapsed else 0.0, "window_s": elapsed,
+         "refreshes": refreshes, "redraws": hm["afterplot"], "replaced": hm["replaced"], "divs": hm["divs"],
+         "uirevision": uirev,
+         "median_gap_ms": sorted(gaps)[len(gaps) // 2] if gaps else None, "status": status, "errors": errs,
+         "ms_per_iter": float(m["ms_per_iter"]), "train_s": float(sum(m["task_seconds"]))}
+    print(f"  app: {r['ms_per_iter']:.1f} ms/iteration, training {r['train_s']:.1f} s, status {status}",
+          flush=True)
+    return r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--window", type=float, default=20.0, help="seconds of counting chart refreshes")
+    ap.add_argument("--starts", type=int, default=2, help="cold starts to time")
+    a = ap.parse_args()
+    why = missing_browser()
+    if why:
+        sys.exit(f"cannot run: {why}")
+    tmp = Path(tempfile.mkdtemp(prefix="hm-appspeed-"))
+    load_before = _load()
+    print(f"load before: {load_before}")
+
+    print("1. cold start to first chart")
+    starts = cold_start(a.starts, tmp)
+
+    print("3a. CLI run (before)")
+    cli = [cli_run(tmp / "cli-before")]
+
+    print("2. chart refreshes while training (and 3b. the app run)")
+    with StreamlitServer(tmp / "runs-app", log_path=tmp / "app.log") as srv:
+        app = app_run(srv, tmp, a.window)
+
+    print("3c. CLI run (after)")
+    cli.append(cli_run(tmp / "cli-after"))
+    load_after = _load()
+
+    # Other processes on the machine change the CLI figures from one run to the next; the faster CLI
+    # run is the one least disturbed, so the slowdown is given against it (and against the mean).
+    cli_ms = min(c["ms_per_iter"] for c in cli)
+    cli_s = min(c["train_s"] for c in cli)
+    mean_ms = sum(c["ms_per_iter"] for c in cli) / len(cli)
+    slow_ms = 100 * (app["ms_per_iter"] / cli_ms - 1)
+    slow_s = 100 * (app["train_s"] / cli_s - 1)
+    first = min(s["first_chart_s"] for s in starts)
+    ready = min(s["ready_s"] for s in starts)
+    rows = [
+        ("server ready (/_stcore/health)", " / ".join(f"{s['ready_s']:.2f} s" for s in starts), ""),
+        ("cold start → first chart", " / ".join(f"{s['first_chart_s']:.2f} s" for s in starts),
+         f"≤ 3 s: {'yes' if first <= 3 else 'NO'} (best {first:.2f} s)"),
+        ("chart refreshes while training", f"{app['refresh_per_s']:.2f} /s ({app['refreshes']} in "
+         f"{app['window_s']:.0f} s)", f"≥ 2 /s: {'yes' if app['refresh_per_s'] >= 2 else 'NO'}"),
+        ("  plotly_afterplot events", f"{app['redraws']} (median gap {app['median_gap_ms']:.0f} ms)"
+         if app["median_gap_ms"] else str(app["redraws"]), ""),
+        ("  plot div replaced (flicker)", f"{app['replaced']} times (divs seen {app['divs']})",
+         "in place" if app["replaced"] == 0 else "REPLACED"),
+        ("  layout.uirevision (twice)", " / ".join(map(str, app["uirevision"])),
+         "fixed" if len(set(map(str, app["uirevision"]))) == 1 and app["uirevision"][0] else "NOT FIXED"),
+        ("  zoom kept across a live refresh", str(app["zoom_kept"]), ""),
+        ("CLI ms/iteration (before / after)", " / ".join(f"{c['ms_per_iter']:.1f}" for c in cli), ""),
+        ("app ms/iteration", f"{app['ms_per_iter']:.1f}", f"slowdown {slow_ms:+.0f} % vs the faster CLI run "
+         f"(≤ 20 %: {'yes' if slow_ms <= 20 else 'NO'}); {100 * (app['ms_per_iter'] / mean_ms - 1):+.0f} % vs "
+         "their mean"),
+        ("CLI training wall time (before / after)", " / ".join(f"{c['train_s']:.1f} s" for c in cli), ""),
+        ("app training wall time", f"{app['train_s']:.1f} s", f"slowdown {slow_s:+.0f} % vs the faster CLI run"),
+        ("app run status / errors shown", f"{app['status']} / {len(app['errors'])}", ""),
+    ]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    print(f"\nSummary (server ready best {ready:.2f} s)")
+    print(f"{'measure':<{w0}}  {'value':<{w1}}  goal")
+    print("-" * (w0 + w1 + 30))
+    for r in rows:
+        print(f"{r[0]:<{w0}}  {r[1]:<{w1}}  {r[2]}")
+    print(f"\nload before: {load_before}\nload after:  {load_after}")
+
+
+if __name__ == "__main__":
+    main()
