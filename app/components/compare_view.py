@@ -46,7 +46,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
                 st.error(f"{label} failed: {end.get('message', '')}")
     n_tasks = max((n for n, _ in totals), default=0)
     fig = charts.compare_forgetting(runs, total_steps=total, title="Forgetting curves: accuracy of every seen task",
-                                    uirevision=f"{prefix}-fc", height=560 if n_tasks > 5 else None)
+                                    uirevision=f"{prefix}-fc", height=560 if n_tasks * len(runs) > 10 else None)
     ui.chart(fig, f"{prefix}_forgetting",
              "Accuracy of each task (colour) while later tasks are trained; line style = method; dashed "
              "verticals mark task switches. Falling lines are forgetting.")

@@ -1,0 +1,156 @@
+"""Take the app's screenshots for the README and assets/ with headless Chromium.
+
+Starts `streamlit run app/main.py` (new runs go to a temporary folder, never to runs/), then saves
+  assets/screenshot_overview.png  Overview: the shipped pretrained comparison
+  assets/screenshot_masks.png     Masks: the pretrained HyperMask · Split MNIST run
+  assets/screenshot_train.png     Train: a live Split Digits · demo run after three tasks
+  assets/screenshot_compare.png   Compare: a live Split MNIST · demo comparison, HyperMask vs fine-tuning
+Takes about 1–2 minutes on 2 CPU cores (several more when other processes load the machine).
+
+    python benchmarks/screenshots.py [--out assets] [--only overview,masks,train,compare]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.browser.browser_helpers import (  # noqa: E402
+    PLOT_CSS,
+    StreamlitServer,
+    chrome,
+    click,
+    click_button,
+    count,
+    errors,
+    missing_browser,
+    page_text,
+    plot_traces,
+    screenshot,
+    select_option,
+    status_text,
+    wait_css,
+    wait_for,
+    wait_idle,
+)
+
+PAGES = ("overview", "masks", "train", "compare")
+WIDTH = 1400
+
+
+def _settle(driver, seconds: float = 1.5) -> None:  # noqa: ANN001
+    """Let Plotly finish its transitions and Streamlit its reruns before a picture."""
+    wait_idle(driver, timeout=90)
+    time.sleep(seconds)
+
+
+def _check(driver, page: str) -> None:  # noqa: ANN001
+    found = errors(driver)
+    if found:
+        print(f"WARNING {page}: the page shows an error: {found}", file=sys.stderr)
+
+
+def overview(driver, url: str, out: Path) -> None:  # noqa: ANN001
+    driver.set_window_size(WIDTH, 1500)
+    driver.get(url + "/")
+    wait_css(driver, PLOT_CSS, 90)
+    _settle(driver)
+    _check(driver, "overview")
+    screenshot(driver, out / "screenshot_overview.png")
+
+
+def masks(driver, url: str, out: Path) -> None:  # noqa: ANN001
+    driver.set_window_size(WIDTH, 1500)
+    driver.get(url + "/masks")
+    wait_css(driver, f".st-key-masks_input_grid {PLOT_CSS}", 120)
+    _settle(driver)
+    _check(driver, "masks")
+    screenshot(driver, out / "screenshot_masks.png", full_height=True, max_height=4200)
+
+
+def train(driver, url: str, out: Path) -> None:  # noqa: ANN001
+    """Split Digits · demo (the form's defaults), pictured live after its third task."""
+    driver.set_window_size(WIDTH, 1300)
+    driver.get(url + "/train")
+    wait_css(driver, ".st-key-train_benchmark input[role='combobox']", 90)
+    wait_idle(driver)
+    select_option(driver, "train_benchmark", "Split Digits (8×8, seconds)")
+    wait_idle(driver)
+    select_option(driver, "train_preset", "demo")
+    wait_idle(driver)
+    click_button(driver, "train_start")
+    wait_for(lambda: "task 4 of 5" in page_text(driver) or status_text(driver) in ("finished", "stopped", "failed"),
+             300, "the live run's fourth task")
+    wait_for(lambda: plot_traces(driver, "live_forgetting") >= 3, 60, "three forgetting curves")
+    time.sleep(2.0)  # one more fragment refresh: the third row of the accuracy matrix
+    _check(driver, "train")
+    screenshot(driver, out / "screenshot_train.png")
+    if status_text(driver) in ("running", "paused"):
+        click_button(driver, "train_stop")
+    wait_for(lambda: status_text(driver) in ("stopped", "finished", "failed"), 120, "the run to end")
+
+
+def compare(driver, url: str, out: Path) -> None:  # noqa: ANN001
+    """A live comparison on Split MNIST · demo (bundled data), pictured when both runs have finished."""
+    driver.set_window_size(WIDTH, 1500)
+    driver.get(url + "/compare")
+    wait_css(driver, ".st-key-compare_benchmark input[role='combobox']", 90)
+    wait_idle(driver)
+    select_option(driver, "compare_benchmark", "Split MNIST")
+    wait_idle(driver)
+    select_option(driver, "compare_preset", "demo")
+    wait_idle(driver)
+    click_button(driver, "compare_start")
+    wait_css(driver, f".st-key-compare_forgetting {PLOT_CSS}", 120)
+    def _done() -> bool:
+        lines = [ln for ln in page_text(driver).splitlines() if "iteration " in ln]
+        print("  compare:", " | ".join(lines), flush=True)
+        return count(driver, ".st-key-compare_close button") >= 1
+
+    wait_for(_done, 600, "both runs to finish", poll=10)
+    wait_css(driver, f".st-key-compare_acc_1 {PLOT_CSS}", 60)
+    driver.execute_script("const m = document.querySelector('[data-testid=\"stMain\"]'); if (m) m.scrollTo(0, 0);")
+    _settle(driver)
+    _check(driver, "compare")
+    screenshot(driver, out / "screenshot_compare.png")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "assets"))
+    ap.add_argument("--only", default=",".join(PAGES), help="comma-separated subset of " + ", ".join(PAGES))
+    a = ap.parse_args()
+    why = missing_browser()
+    if why:
+        sys.exit(f"cannot take screenshots: {why}")
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="hm-shots-"))
+    t0 = time.perf_counter()
+    with StreamlitServer(tmp / "runs", log_path=tmp / "streamlit.log") as srv:
+        driver = chrome(tmp / "chrome")
+        try:
+            for page in a.only.split(","):
+                t = time.perf_counter()
+                try:
+                    {"overview": overview, "masks": masks, "train": train, "compare": compare}[page](driver, srv.url,
+                                                                                                   out)
+                except Exception:
+                    screenshot(driver, tmp / f"failed_{page}.png")
+                    print(f"{page} failed; picture of the page: {tmp / f'failed_{page}.png'}", file=sys.stderr)
+                    raise
+                print(f"{page}: {time.perf_counter() - t:.1f} s")
+        finally:
+            driver.quit()
+    print(f"screenshots in {out} ({time.perf_counter() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
