@@ -8,7 +8,6 @@ benchmarks/app_speed.py. Keyed Streamlit elements carry the CSS class `st-key-<k
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,8 +20,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+# Debian's packages (apt-get install chromium chromium-driver); BROWSER_CHROMIUM / BROWSER_CHROMEDRIVER
+# point elsewhere.
+CHROMIUM = os.environ.get("BROWSER_CHROMIUM") or "/usr/bin/chromium"
+CHROMEDRIVER = os.environ.get("BROWSER_CHROMEDRIVER") or "/usr/bin/chromedriver"
 CHROME_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-dev-shm-usage", "--window-size=1400,1800", "--no-first-run", "--disable-sync",
                "--disable-component-update")
@@ -36,7 +37,7 @@ T = TypeVar("T")
 def missing_browser() -> str | None:
     """Why the browser cannot run here (None if chromium, chromedriver and selenium are available)."""
     for path in (CHROMIUM, CHROMEDRIVER):
-        if not (os.path.exists(path) or shutil.which(Path(path).name)):
+        if not os.access(path, os.X_OK):
             return f"{path} not found (apt-get install -y chromium chromium-driver)"
     try:
         import selenium  # noqa: F401

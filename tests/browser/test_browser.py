@@ -5,8 +5,8 @@ the Train page by clicking and typing in its form, waits for the live forgetting
 accuracy matrix, checks that no error is shown, and stops the run. Screenshots go to
 $BROWSER_SCREENSHOTS (else the test's tmp folder).
 
-Needs Debian's `chromium` and `chromedriver`; without them the test skips locally and fails in CI
-(`CI=true`). About a minute on a loaded 2-core machine.
+Needs Debian's `chromium` and `chromedriver` (or BROWSER_CHROMIUM / BROWSER_CHROMEDRIVER); without them
+the test skips locally and fails in CI (`CI=true`). About 30 s on 2 cores, a minute or two when loaded.
 """
 
 from __future__ import annotations
