@@ -53,6 +53,7 @@ def save_tensors_atomic(path: Path, tensors: dict[str, Tensor]) -> None:
     """safetensors file written under a temporary name, then renamed."""
     tmp = path.with_name(path.name + ".tmp")
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
+    os.chmod(tmp, 0o644)  # same permissions as the JSON files
     os.replace(tmp, path)
 
 
@@ -71,19 +72,40 @@ def new_run_dir(root: str | Path, cfg: RunConfig) -> Path:
     raise RunError(f"could not create a new run folder under {root}")
 
 
-def prepare_out_dir(path: str | Path) -> Path:
-    """Check and create a run folder chosen by the user; never overwrite an existing run.
+LOCK_FILE = ".run.lock"
+
+
+def check_out_dir(path: str | Path) -> Path:
+    """Check, without creating anything, that `path` can become a new run folder.
 
     Raises:
-        RunError: `path` is a file, or a folder that already holds a run.
+        RunError: empty path, a file, a folder that already holds a run or anything else.
     """
+    if not str(path).strip():
+        raise RunError("--out is empty; give a new folder for the run")
     p = Path(path).expanduser()
     if p.exists() and not p.is_dir():
         raise RunError(f"--out {p} is a file; give a folder for the run")
     if (p / "config.json").exists() or (p / "metrics.json").exists():
         raise RunError(f"--out {p} already holds a run; choose a new folder (nothing was overwritten)")
+    if p.is_dir() and any(p.iterdir()):
+        raise RunError(f"--out {p} is a folder that is not empty; give a new or empty folder")
+    return p
+
+
+def prepare_out_dir(path: str | Path) -> Path:
+    """Check and create a run folder chosen by the user, and claim it with an exclusive lock file so
+    that a second run started on the same folder is refused; never overwrite anything.
+
+    Raises:
+        RunError: as `check_out_dir`, or the folder cannot be created or is being claimed.
+    """
+    p = check_out_dir(path)
     try:
         p.mkdir(parents=True, exist_ok=True)
+        (p / LOCK_FILE).open("x").close()
+    except FileExistsError:
+        raise RunError(f"--out {p}: another run is already writing into this folder") from None
     except OSError as e:
         raise RunError(f"cannot create run folder {p}: {e.strerror}") from None
     return p
@@ -147,11 +169,32 @@ def read_config(path: str | Path) -> RunConfig:
         raise RunError(f"config.json: {e}") from None
 
 
+def _is_fraction(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and -1e-9 <= v <= 1 + 1e-9
+
+
+def _validate_metrics(m: dict[str, Any]) -> None:
+    """Raise RunError unless the numbers the app shows are well formed (accuracies are fractions)."""
+    r = m.get("acc_matrix")
+    if not isinstance(r, list) or not all(isinstance(row, list) and len(row) == len(r) for row in r):
+        raise RunError("metrics.json: acc_matrix is not a square list of rows")
+    done = m.get("tasks_done", 0)
+    if not isinstance(done, int) or isinstance(done, bool) or not 0 <= done <= len(r):
+        raise RunError(f"metrics.json: tasks_done={done!r} does not fit a {len(r)}-task accuracy matrix")
+    for i, row in enumerate(r):
+        for j, v in enumerate(row):
+            if v is not None and not _is_fraction(v):
+                raise RunError(f"metrics.json: acc_matrix[{i}][{j}]={v!r} is not an accuracy in [0, 1]")
+    for key in ("avg_acc", "bwt", "forgetting", "fwt"):
+        v = m.get(key)
+        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not -1 <= v <= 1):
+            raise RunError(f"metrics.json: {key}={v!r} is not a number in [-1, 1]")
+
+
 def read_metrics(path: str | Path) -> dict[str, Any]:
-    """metrics.json of run folder `path` (raises RunError)."""
+    """metrics.json of run folder `path`, validated (raises RunError)."""
     data = _read_json(Path(path) / "metrics.json")
-    if not isinstance(data.get("acc_matrix"), list):
-        raise RunError("metrics.json has no acc_matrix")
+    _validate_metrics(data)
     return data
 
 
@@ -219,11 +262,18 @@ def load_run(path: str | Path) -> Run:
         n_classes, n_tasks = int(data["n_classes"]), int(data["n_tasks"])
     except (KeyError, TypeError, ValueError):
         raise RunError("metrics.json lacks data.input_shape / n_classes / n_tasks") from None
+    if len(metrics["acc_matrix"]) != n_tasks:
+        raise RunError(f"metrics.json: acc_matrix has {len(metrics['acc_matrix'])} rows for {n_tasks} tasks")
     try:
         method = build_method(cfg, build_target(cfg.target, shape, n_classes), n_tasks)  # type: ignore[arg-type]
         method.load_state_tensors(_load_tensors(p / "weights.safetensors"))
-    except ValueError as e:
-        raise RunError(str(e).splitlines()[0]) from None
+    except (ValueError, RuntimeError) as e:
+        msg = str(e).strip().splitlines()
+        detail = next((line.strip() for line in msg if "size mismatch" in line), msg[0] if msg else "")
+        raise RunError(f"weights.safetensors does not fit the configured networks: {detail[:160]}") from None
+    if cfg.train.method == "hypermask" and int(metrics.get("tasks_done", 0)) > 0 \
+            and not (p / "masks.safetensors").exists():
+        raise RunError("masks.safetensors is missing (a HyperMask run with completed tasks has masks)")
     masks: dict[int, dict[str, Tensor]] = {}
     if (p / "masks.safetensors").exists():
         for key, t in _load_tensors(p / "masks.safetensors").items():
@@ -289,7 +339,7 @@ def export_bundle(path: str | Path) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for name in RUN_FILES:
-            if (p / name).exists():
+            if (p / name).is_file():
                 z.write(p / name, arcname=name)
     return buf.getvalue()
 

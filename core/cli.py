@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
+import signal
 import sys
 from typing import Sequence
 
-from core.checkpoint import RunError, prepare_out_dir
+from core.checkpoint import RunError, check_out_dir, prepare_out_dir
 from core.config import BENCHMARKS, METHODS, RunConfig
 from core.data.benchmarks import make_benchmark
 from core.data.sources import DataError
@@ -20,11 +22,11 @@ from core.presets import PRESETS, make_config
 
 
 def _sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(s) for s in text.replace("-", ",").split(",") if s.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of sizes like 400,400") from None
-    if not sizes or min(sizes) < 1:
+    parts = text.split(",")
+    if not all(re.fullmatch(r"[0-9]+", p.strip()) for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of positive sizes like 400,400")
+    sizes = tuple(int(p) for p in parts)
+    if min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must list positive sizes like 400,400")
     return sizes
 
@@ -86,7 +88,11 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
 
 
 def _fmt(v: float | None) -> str:
-    return "  —  " if v is None else f"{100 * v:5.1f}"
+    return "  —  " if v is None else f"{100 * v + 0.0:5.1f}".replace("-0.0", " 0.0")
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{_fmt(v).strip()} %"
 
 
 def format_matrix(matrix: list[list[float | None]]) -> str:
@@ -98,19 +104,42 @@ def format_matrix(matrix: list[list[float | None]]) -> str:
     return "\n".join(lines)
 
 
+def _ignored_flags(a: argparse.Namespace) -> list[str]:
+    """Flags given on the command line that the chosen method does not use."""
+    hyper = ["--hnet-hidden", "--embedding-dim", "--chunk-size", "--beta", "--beta-norm"]
+    masks = ["--sparsity", "--lam", "--l1", "--no-adaptive"]
+    unused = {"finetune": hyper + masks, "hnet": masks, "hypermask": []}[a.method]
+    dest = {"--sparsity": "sparsity", "--lam": "lam", "--l1": "l1", "--no-adaptive": "no_adaptive",
+            "--hnet-hidden": "hnet_hidden", "--embedding-dim": "embedding_dim", "--chunk-size": "chunk_size",
+            "--beta": "beta", "--beta-norm": "beta_norm"}
+    return [f for f in unused if getattr(a, dest[f]) not in (None, False)]
+
+
 def train(a: argparse.Namespace) -> int:
     """Run `python -m core train`; returns the exit status."""
     from tqdm import tqdm
 
     from core.engine.loop import run_training
 
+    # SIGTERM ends the run like Ctrl-C: completed tasks stay saved, the status says "stopped".
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         cfg = config_from_args(a)
-        out = prepare_out_dir(a.out)
+        if cfg.data.benchmark == "split-digits" and a.data != "bundled":
+            raise ValueError(f"--data {a.data}: split-digits always uses scikit-learn's 8×8 digits; "
+                             "--data applies to split-mnist and permuted-mnist")
+        check_out_dir(a.out)
         bench = make_benchmark(cfg.data, cfg.train.seed)
+        out = prepare_out_dir(a.out)  # created only once everything else has been checked
     except (ValueError, RunError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted before training started; nothing was written", file=sys.stderr)
+        return 130
+    ignored = _ignored_flags(a)
+    if ignored:
+        print(f"note: {', '.join(ignored)} do not apply to --method {a.method} and are ignored", file=sys.stderr)
     total = len(bench.tasks) * cfg.train.iters_per_task
     bar = tqdm(total=total, unit="it", disable=a.quiet, desc=f"{cfg.train.method} {cfg.data.benchmark}")
 
@@ -134,8 +163,8 @@ def train(a: argparse.Namespace) -> int:
         return 1
     m = result.metrics
     print(format_matrix(m["acc_matrix"]))
-    print(f"ACC {_fmt(m['avg_acc']).strip()} %   BWT {_fmt(m['bwt']).strip()} %   "
-          f"forgetting {_fmt(m['forgetting']).strip()} %   FWT {_fmt(m['fwt']).strip()} %   "
+    print(f"ACC {_pct(m['avg_acc'])}   BWT {_pct(m['bwt'])}   "
+          f"forgetting {_pct(m['forgetting'])}   FWT {_pct(m['fwt'])}   "
           f"({m['ms_per_iter']:.1f} ms/iteration)")
     print(f"saved run: {out}")
     return 0

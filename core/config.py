@@ -8,6 +8,7 @@ Every field has a default and a unit comment; `__post_init__` validates ranges a
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,11 @@ BETA_NORMS = ("reference", "hnet")
 
 #: Version of the run-folder layout written by `core.checkpoint`; bumped on incompatible changes.
 FORMAT_VERSION = 1
+
+
+def _check_finite(name: str, value: float) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"{name}={value!r} must be a finite number")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -120,11 +126,13 @@ class MaskConfig:
     beta_norm: str = "reference"  # "reference": β/max(1,t) · R_hnet (effective β/t²); "hnet": β · R_hnet
 
     def __post_init__(self) -> None:
+        for name in ("sparsity", "beta", "lam"):
+            _check_finite(name if name != "lam" else "lambda", getattr(self, name))
         if not 0.0 <= self.sparsity < 100.0:
             raise ValueError(f"sparsity p={self.sparsity} must lie in [0, 100)")
-        if self.beta < 0 or self.beta != self.beta:
+        if self.beta < 0:
             raise ValueError(f"beta={self.beta} must be a non-negative number")
-        if self.lam < 0 or self.lam != self.lam:
+        if self.lam < 0:
             raise ValueError(f"lambda={self.lam} must be a non-negative number")
         _check_choice("l1", self.l1, L1_VARIANTS)
         _check_choice("beta_norm", self.beta_norm, BETA_NORMS)
@@ -144,14 +152,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check_choice("method", self.method, METHODS)
-        if self.iters_per_task < 1:
-            raise ValueError(f"iters_per_task={self.iters_per_task} must be at least 1")
+        _check_finite("lr", self.lr)
+        if not 1 <= self.iters_per_task <= 1_000_000:
+            raise ValueError(f"iters_per_task={self.iters_per_task} must lie in [1, 1,000,000]")
         if not 1 <= self.batch_size <= 65536:
             raise ValueError(f"batch_size={self.batch_size} must lie in [1, 65536]")
         if not 0.0 < self.lr <= 1.0:
             raise ValueError(f"lr={self.lr} must lie in (0, 1]")
-        if self.seed < 0:
-            raise ValueError(f"seed={self.seed} must be non-negative")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed={self.seed} must lie in [0, 2^32)")
         if self.log_every < 1:
             raise ValueError(f"log_every={self.log_every} must be at least 1")
         if self.eval_every < 1:

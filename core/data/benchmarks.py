@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from core.config import DataConfig
-from core.data.sources import RawSplit, load_digits, load_mnist
+from core.data.sources import DataError, RawSplit, load_digits, load_mnist
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
@@ -164,6 +164,10 @@ def make_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
     if cfg.pad_to is not None and cfg.pad_to < side:
         raise ValueError(f"pad_to={cfg.pad_to} is smaller than the {side}×{side} images")
     tasks, n_classes = builder(cfg, raw, seed)
+    for t in tasks:
+        if t.y_train.numel() == 0 or t.y_test.numel() == 0:
+            raise DataError(f"{raw.source}: task {t.index} (classes {list(t.classes)}) has "
+                            f"{t.y_train.numel()} training and {t.y_test.numel()} test images; expected some of each")
     out = cfg.pad_to or side
     return Benchmark(cfg.benchmark, tasks, (1, out, out), n_classes, raw.source, raw.sha256,
                      normalize=normalize and cfg.normalize, augment=cfg.augment, pad_to=cfg.pad_to)

@@ -123,6 +123,7 @@ def run_training(cfg: RunConfig, emit: ev.Emit | None = None,
         state = _State(cfg, bench)
         if files is not None:
             files.write_config(cfg)
+            files.write_metrics(state.metrics())  # readable status from the first second on
         send(ev.RunStarted(cfg.to_dict(), str(run_dir) if run_dir is not None else None, len(bench.tasks),
                            cfg.train.iters_per_task, {**bench.info(), "params": method.param_counts()}))
         p_final = cfg.mask.sparsity
@@ -134,6 +135,16 @@ def run_training(cfg: RunConfig, emit: ev.Emit | None = None,
         if files is not None:
             files.write_metrics(result.metrics)
         send(ev.RunFinished(result.metrics, stopped))
+    except KeyboardInterrupt:  # Ctrl-C / SIGTERM in the CLI: a stop, completed tasks stay saved
+        if state is not None:
+            state.status = "stopped"
+            result.stopped, result.metrics = True, state.metrics()
+            if files is not None:
+                files.write_metrics(result.metrics)
+        send(ev.RunFinished(result.metrics, True))
+        if files is not None:
+            files.close()
+        raise
     except Exception as e:  # noqa: BLE001 - every failure becomes the terminal RunFailed event
         msg = f"{type(e).__name__}: {e}".splitlines()[0]
         result.error = msg

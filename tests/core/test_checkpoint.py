@@ -56,6 +56,23 @@ def test_interrupted_run_keeps_completed_tasks(tmp_path) -> None:
     assert run.metrics["acc_matrix"][1] == [None, None]
 
 
+def test_keyboard_interrupt_saves_a_stopped_run(tmp_path) -> None:
+    calls = {"n": 0}
+
+    def interrupt_in_task_1() -> bool:
+        calls["n"] += 1
+        if calls["n"] > 25:
+            raise KeyboardInterrupt
+        return False
+
+    d = tmp_path / "r"
+    with pytest.raises(KeyboardInterrupt):
+        run_training(tiny_config(iters=20), should_stop=interrupt_in_task_1, run_dir=d)
+    run = load_run(d)
+    assert run.tasks_done == 1 and run.metrics["status"] == "stopped"
+    assert run.events()[-1]["kind"] == "run_finished"
+
+
 def test_newer_format_says_which_version(saved, tmp_path) -> None:
     d, _ = saved
     bad = tmp_path / "newer"
@@ -69,7 +86,9 @@ def test_newer_format_says_which_version(saved, tmp_path) -> None:
         load_run(bad)
 
 
-@pytest.mark.parametrize("damage", ["garbage_config", "missing_weights", "garbage_weights", "pickle_weights"])
+@pytest.mark.parametrize("damage", ["garbage_config", "missing_weights", "garbage_weights", "pickle_weights",
+                                    "string_bwt", "acc_out_of_range", "tasks_done_too_big", "wrong_shape_weights",
+                                    "missing_masks"])
 def test_damaged_runs_raise_run_error(saved, tmp_path, damage: str) -> None:
     d, _ = saved
     bad = tmp_path / damage
@@ -82,10 +101,27 @@ def test_damaged_runs_raise_run_error(saved, tmp_path, damage: str) -> None:
         (bad / "weights.safetensors").unlink()
     elif damage == "garbage_weights":
         (bad / "weights.safetensors").write_bytes(b"\x00" * 40)
-    else:
+    elif damage == "pickle_weights":
         torch.save({"a": torch.zeros(2)}, bad / "weights.safetensors")  # a pickle in disguise
-    with pytest.raises(RunError):
+    elif damage == "wrong_shape_weights":
+        from safetensors.torch import load_file, save_file
+        w = load_file(str(bad / "weights.safetensors"))
+        w["target.hidden.0.weight"] = torch.zeros(3, 3)
+        save_file(w, str(bad / "weights.safetensors"))
+    elif damage == "missing_masks":
+        (bad / "masks.safetensors").unlink()
+    else:
+        m = json.loads((bad / "metrics.json").read_text())
+        if damage == "string_bwt":
+            m["bwt"] = "x"
+        elif damage == "acc_out_of_range":
+            m["acc_matrix"][1][0] = 7.5
+        else:
+            m["tasks_done"] = 9
+        (bad / "metrics.json").write_text(json.dumps(m))
+    with pytest.raises(RunError) as e:
         load_run(bad)
+    assert "\n" not in str(e.value)
 
 
 def test_list_runs_marks_unreadable(saved, tmp_path) -> None:

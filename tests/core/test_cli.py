@@ -14,6 +14,10 @@ from core.cli import build_parser, config_from_args, main
     (["--lr", "0"], "lr=0"),
     (["--tasks", "9"], "n_tasks=9"),
     (["--data", "/nonexistent/mnist.npz", "--benchmark", "split-mnist"], "/nonexistent/mnist.npz"),
+    (["--beta", "inf"], "beta=inf"),
+    (["--lam", "nan"], "lambda=nan"),
+    (["--seed", "99999999999999999999"], "seed=99999999999999999999"),
+    (["--data", "/tmp/some.npz"], "split-digits always uses"),
 ])
 def test_bad_values_fail_before_training(tmp_path, capsys, args, needle) -> None:
     out = tmp_path / "run"
@@ -22,6 +26,21 @@ def test_bad_values_fail_before_training(tmp_path, capsys, args, needle) -> None
     err = capsys.readouterr().err
     assert code == 2 and needle in err and err.count("\n") == 1
     assert not (out / "config.json").exists()
+
+
+@pytest.mark.parametrize("bad", ["-10", "10,-3", "1,,2", "\u0663", "abc", "0"])
+def test_hidden_sizes_are_parsed_strictly(tmp_path, capsys, bad: str) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--benchmark", "split-digits", f"--hidden={bad}", "--out", str(tmp_path / "r")])
+    assert e.value.code == 2 and not (tmp_path / "r").exists()
+
+
+def test_empty_or_nonempty_out_is_refused(tmp_path, capsys) -> None:
+    assert main(["train", "--benchmark", "split-digits", "--out", "", "--quiet"]) == 2
+    assert "--out is empty" in capsys.readouterr().err
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["train", "--benchmark", "split-digits", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "not empty" in capsys.readouterr().err and (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_unknown_benchmark_is_refused(tmp_path, capsys) -> None:
