@@ -20,6 +20,25 @@ def runs_dir() -> Path:
     return Path(os.environ.get("HYPERMASK_RUNS_DIR") or REPO_ROOT / "runs").expanduser()
 
 
+def runs_dir_problem() -> str | None:
+    """Why new runs cannot be saved in `runs_dir()` (e.g. it is a file), or None when it is usable
+    (an existing folder, or a path whose nearest existing ancestor is a folder)."""
+    d = runs_dir()
+    try:
+        if d.exists() and not d.is_dir():
+            return (f"The runs folder `{d}` is a file, not a folder, so new runs cannot be saved there; "
+                    "point HYPERMASK_RUNS_DIR at a folder.")
+        for parent in d.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    return (f"The runs folder `{d}` cannot be created: `{parent}` is a file; "
+                            "point HYPERMASK_RUNS_DIR at a folder.")
+                break
+    except OSError as e:
+        return f"The runs folder `{d}` cannot be used: {e}"
+    return None
+
+
 def pretrained_dir() -> Path:
     """Folder of shipped pretrained runs."""
     return Path(os.environ.get("HYPERMASK_PRETRAINED_DIR") or REPO_ROOT / "pretrained").expanduser()

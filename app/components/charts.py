@@ -58,6 +58,7 @@ _PALETTE: list[str] = list(qualitative.Plotly) + list(qualitative.Dark24)
 _DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 _ACC_SCALE = "Viridis"
 _MASK_SCALE = "Blues"
+_INPUT_MASK_SCALE = "Viridis"  # first-layer masks on the image grid: high (used) = bright yellow
 
 _LOSS_TERMS: tuple[tuple[str, str], ...] = (
     ("ce", "cross-entropy"),
@@ -123,9 +124,10 @@ def _add_task_switches(fig: go.Figure, switches: Sequence[tuple[int, int]]) -> N
     for task, step in switches:
         fig.add_shape(type="line", xref="x", yref="paper", x0=step, x1=step, y0=0, y1=1,
                       line=dict(color="rgba(90,90,90,0.6)", width=1, dash="dash"), layer="below")
+        # above the plot area (not on the 100 % line, where it would cover the curves)
         fig.add_annotation(x=step, y=1.0, xref="x", yref="paper", text=f"task {task}",
-                           showarrow=False, xanchor="left", yanchor="top", xshift=2,
-                           font=dict(size=10, color="rgba(70,70,70,0.9)"))
+                           showarrow=False, xanchor="left", yanchor="bottom", xshift=1, yshift=1,
+                           font=dict(size=9, color="rgba(70,70,70,0.9)"))
 
 
 def _fix_x_range(fig: go.Figure, total_steps: int | None) -> None:
@@ -324,7 +326,7 @@ def accuracy_matrix_heatmap(matrix: Sequence[Sequence[float | None]] | np.ndarra
 
     Rows are "after training task i", columns "evaluated on task j"; row 0 is on top. None cells
     (above the diagonal, rows not trained yet) stay blank (NaN in `z`). Cells are annotated in %
-    with one decimal; the colour scale is fixed to [0, 1]. Ragged rows (e.g. the `acc_row` of
+    with one decimal ("87.3%"), or for T ≥ 8 in whole percents without the sign ("87"); the colour scale is fixed to [0, 1]. Ragged rows (e.g. the `acc_row` of
     each "task_finished" event) are padded with None to a square T × T matrix.
 
     Args:
@@ -337,14 +339,19 @@ def accuracy_matrix_heatmap(matrix: Sequence[Sequence[float | None]] | np.ndarra
     n_rows, n_cols = z.shape
     rows = list(range(n_rows))
     cols = list(range(n_cols))
+    # many tasks (T ≥ 8): whole percents without "%" in a larger font, so the cells stay readable
+    big = max(n_rows, n_cols) >= 8
+    text = _text_grid(z * 100.0, ".0f") if big else _text_grid(z * 100.0, ".1f", "%")
     fig = go.Figure(go.Heatmap(
         z=z, x=cols, y=rows, zmin=0.0, zmax=1.0, colorscale=_ACC_SCALE,
-        text=_text_grid(z * 100.0, ".1f", "%"), texttemplate="%{text}",
+        text=text, texttemplate="%{text}", textfont=dict(size=13 if big else 12),
         colorbar=dict(title=dict(text="accuracy"), tickformat=".0%"),
         hovertemplate=("after training task %{y}<br>evaluated on task %{x}"
                        "<br>accuracy %{z:.1%}<extra></extra>"),
         xgap=1, ygap=1, hoverongaps=False,
     ))
+    if big and height is None:
+        height = min(900, 40 * max(n_rows, n_cols) + 130)
     _finish(fig, title=title, x_title="evaluated on task j", y_title="after training task i",
             uirevision=uirevision, height=height)
     fig.update_xaxes(tickmode="array", tickvals=cols, ticktext=[str(c) for c in cols],
@@ -499,7 +506,7 @@ def input_masks_grid(images: np.ndarray, *, title: str = "First-layer masks on t
     fig.update_layout(
         title=dict(text=title, x=0.0, xanchor="left"), template=TEMPLATE,
         margin=dict(l=30, r=20, t=75, b=30), uirevision=uirevision,
-        coloraxis=dict(colorscale=_MASK_SCALE, cmin=zmin, cmax=cmax,
+        coloraxis=dict(colorscale=_INPUT_MASK_SCALE, cmin=zmin, cmax=cmax,
                        colorbar=dict(title=dict(text="mean mask"), thickness=12)),
         height=n_rows * tile_px + 100,
     )
@@ -522,7 +529,8 @@ def mask_histogram(values_per_task: Mapping[int, np.ndarray], thresholds: Mappin
 
     The histograms are binned here with numpy (shared bin edges) and drawn as semi-transparent
     bars (`barmode="overlay"`), so large masks do not ship every value to the browser. A dashed
-    vertical line in the task's colour marks each threshold, annotated "τ = 0.123".
+    vertical line in the task's colour marks each threshold τ > 0 (none for τ ≤ 0: a dense mask has
+    no threshold); its value is in the legend ("τ task k = 0.123", a line-only legend entry).
 
     Args:
         values_per_task: task → mask values (any shape; flattened).
@@ -533,7 +541,8 @@ def mask_histogram(values_per_task: Mapping[int, np.ndarray], thresholds: Mappin
         drop_zeros: leave exact zeros out of the histograms.
         title, uirevision, height: layout options.
     Returns:
-        Figure with one Bar trace per task and one shape per threshold.
+        Figure with one Bar trace per task, then, per threshold τ > 0, one shape and one empty
+        Scatter (legend entry).
     """
     flat = {int(k): np.asarray(v, dtype=np.float64).reshape(-1) for k, v in values_per_task.items()}
     flat = {k: v[np.isfinite(v)] for k, v in flat.items()}
@@ -557,13 +566,19 @@ def mask_histogram(values_per_task: Mapping[int, np.ndarray], thresholds: Mappin
             hovertemplate=(f"task {task}<br>mask value %{{customdata[0]:.3f}}–%{{customdata[1]:.3f}}"
                            "<br>count %{y}<extra></extra>"),
         ))
-    for n, (task, tau) in enumerate(sorted(thresholds.items())):
-        tau = float(tau)
+    # τ lines only where there is a threshold (τ > 0; a dense mask, p = 0, has none). The τ values
+    # go into the legend (one legend entry per line) rather than into overlapping text labels.
+    for task, tau in sorted(thresholds.items()):
+        tau = float(tau) if tau is not None else float("nan")
+        if not math.isfinite(tau) or tau <= 0:
+            continue
+        color = task_color(int(task))
         fig.add_shape(type="line", xref="x", yref="paper", x0=tau, x1=tau, y0=0, y1=1,
-                      line=dict(color=task_color(int(task)), width=2, dash="dash"))
-        fig.add_annotation(x=tau, y=1.0 - 0.07 * (n % 8), xref="x", yref="paper",
-                           text=f"τ = {tau:.3f}", showarrow=False, xanchor="left", yanchor="top",
-                           xshift=3, font=dict(size=10, color=task_color(int(task))))
+                      line=dict(color=color, width=2, dash="dash"))
+        fig.add_trace(go.Scatter(
+            x=[None], y=[None], mode="lines", name=f"τ task {task} = {tau:.3f}",
+            line=dict(color=color, width=2, dash="dash"), hoverinfo="skip",
+        ))
     _finish(fig, title=title, x_title="mask value", y_title="count (log scale)" if log_y else "count",
             uirevision=uirevision, height=height, barmode="overlay", bargap=0)
     if log_y:

@@ -9,6 +9,8 @@ Start button disabled. Every widget key is `<prefix>_<field>`, stable for tests.
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,7 +109,9 @@ def _number(prefix: str, name: str, *, fmt: str | None = None, step: Any = None,
     kw: dict[str, Any] = {"format": fmt} if fmt else {}
     if step is not None:
         kw["step"] = step
-    return st.number_input(label, key=_key(prefix, name), help=help_, disabled=disabled, **kw)
+    # value=None: a non-finite entry (e.g. "nan") or a cleared field becomes None, which
+    # `_check_app_limits` refuses with a message, instead of Streamlit's silent reset to 0.0
+    return st.number_input(label, value=None, key=_key(prefix, name), help=help_, disabled=disabled, **kw)
 
 
 def _stream_ui(prefix: str, with_method: bool) -> tuple[str, str]:
@@ -139,8 +143,38 @@ def _schedule_ui(prefix: str, bench: str) -> None:
     st.text_input(label, key=_key(prefix, "source"), help=help_, disabled=bench not in MNIST_BENCHMARKS)
 
 
+#: core's config field names (in its ValueError messages) → the form's user-facing names
+_USER_NAMES: tuple[tuple[str, str], ...] = (
+    (r"\bn_tasks\b", "number of tasks"), (r"\biters_per_task\b", "iterations per task"),
+    (r"\bbatch_size\b", "batch size"), (r"\blambda\b", "λ"), (r"\blam\b", "λ"), (r"\bbeta\b", "β"),
+    (r"\bsparsity(?: p)?\b", "sparsity p"), (r"\blr\b", "learning rate"),
+    (r"\bembedding_dim\b", "task embedding size d"), (r"\bchunk_size\b", "chunk size"),
+    (r"\beval_every\b", "evaluate every"), (r"(?<![\w ])hidden(?==)", "target hidden sizes"),
+    (r"^hidden\b", "target hidden sizes"),
+)
+_NUMERIC = ("seed", "n_tasks", "iters", "eval_every", "sparsity", "beta", "lam", "batch_size", "embedding_dim", "lr")
+
+
+def user_message(msg: str) -> str:
+    """A core config error with its field names replaced by the form's labels ("n_tasks=9 …" →
+    "number of tasks = 9 …")."""
+    out = msg
+    for pattern, label in _USER_NAMES:
+        out = re.sub(pattern + r"\s*=\s*", f"{label} = ", out)
+        out = re.sub(pattern, label, out)
+    return out
+
+
 def _check_app_limits(v: dict[str, Any], bench: str) -> None:
     """Refusals the dataclasses cannot make: things that depend on the machine or the UI."""
+    for name in _NUMERIC:
+        if name not in v:
+            continue
+        x = v[name]
+        if x is None or isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+            label = _FIELDS[name][0]
+            shown = "empty" if x is None else f"{x!r}"
+            raise ValueError(f"{label} is {shown}, not a finite number; enter a number")
     if v["iters"] > MAX_ITERS:
         raise ValueError(f"iterations per task = {v['iters']:,} is more than the app allows ({MAX_ITERS:,}); "
                          "use the CLI for longer runs")
@@ -240,6 +274,6 @@ def _attempt(build: Any) -> tuple[Any, str | None]:
     try:
         return build(), None
     except (ValueError, TypeError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        msg = user_message(str(e).splitlines()[0]) if str(e) else type(e).__name__
         st.error(f"Cannot start: {msg}", icon=":material/block:")
         return None, msg

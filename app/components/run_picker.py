@@ -11,6 +11,7 @@ import streamlit as st
 
 from app import paths, state
 from app.components.config_form import METHOD_LABELS
+from app.components.ui import pct
 from core.checkpoint import list_runs, summarize_run
 from core.engine.runner import REGISTRY
 
@@ -48,7 +49,7 @@ def available_runs() -> list[RunChoice]:
     for s in list_runs(paths.runs_dir()):
         p = str(s.path.resolve())
         if s.error is None and p not in seen:
-            acc = f" · ACC {100 * s.avg_acc:.1f}%" if s.avg_acc is not None else ""
+            acc = f" · ACC {pct(s.avg_acc)}"
             label = f"{s.name} — {_describe(s.method, s.benchmark)}{acc} ({s.status})"
             out.append(RunChoice(p, label, "saved", s.method, s.benchmark))
     return out

@@ -3,6 +3,7 @@ the expander with the metric formulas (hypermask.md §8)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,8 +57,18 @@ def status_line(status: str, label: str = "") -> None:
     st.markdown(f"{STATUS_ICONS.get(status, '•')} Status: **{status}**{suffix}")
 
 
-def pct(v: float | None, signed: bool = False) -> str:
-    """Fraction → '12.3%' ('—' for None)."""
+def num(v: Any) -> float | None:
+    """`v` as a finite float, or None when it is missing, NaN/inf or not a number (e.g. a string
+    in a damaged metrics.json)."""
+    if v is None or isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def pct(v: Any, signed: bool = False) -> str:
+    """Fraction → '12.3%' ('—' for None, NaN or a non-number)."""
+    v = num(v)
     if v is None:
         return "—"
     return f"{100 * v:+.1f}%" if signed else f"{100 * v:.1f}%"
@@ -70,10 +81,11 @@ def metrics_row(metrics: Mapping[str, Any], baseline: Mapping[str, Any] | None =
     items = (("ACC", "avg_acc", "normal"), ("BWT", "bwt", "normal"), ("Forgetting", "forgetting", "inverse"),
              ("FWT", "fwt", "normal"))
     for col, (label, key, colour) in zip(cols, items):
-        v = metrics.get(key)
+        v = num(metrics.get(key))
+        b = num(baseline.get(key)) if baseline is not None else None
         delta = None
-        if baseline is not None and v is not None and baseline.get(key) is not None:
-            delta = f"{100 * (v - baseline[key]):+.1f} pts vs {baseline_name}"
+        if v is not None and b is not None:
+            delta = f"{100 * (v - b):+.1f} pts vs {baseline_name}"
         col.metric(label, pct(v, signed=key in ("bwt", "fwt")), delta=delta, delta_color=colour)
 
 

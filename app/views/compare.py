@@ -41,11 +41,17 @@ def _start(configs: dict[str, RunConfig]) -> None:
 def _label(run_dir: str, used: set[str]) -> str:
     run = REGISTRY.get(run_dir)
     method = run.cfg.train.method if run is not None else ""
-    label = METHOD_LABELS.get(method, method or Path(run_dir).name)
-    while label in used:
-        label += "′"
-    used.add(label)
-    return label
+    return _unique(METHOD_LABELS.get(method, method or Path(run_dir).name), used)
+
+
+def _unique(label: str, used: set[str]) -> str:
+    """`label`, or "label (2)", "label (3)", … when it is taken; recorded in `used`."""
+    out, k = label, 1
+    while out in used:
+        k += 1
+        out = f"{label} ({k})"
+    used.add(out)
+    return out
 
 
 def _live_group_body(group: list[str]) -> None:
@@ -77,11 +83,7 @@ def _saved_comparison() -> None:
     used: set[str] = set()
     data = {}
     for p in chosen:
-        label = METHOD_LABELS.get(by_path[p].method, by_path[p].method)
-        while label in used:
-            label += "′"
-        used.add(label)
-        data[label] = live.records(p)
+        data[_unique(METHOD_LABELS.get(by_path[p].method, by_path[p].method), used)] = live.records(p)
     if len({by_path[p].benchmark for p in chosen}) > 1:
         st.warning("These runs use different task streams; their curves are not directly comparable.")
     draw_comparison(data, "compare_saved")
@@ -95,6 +97,9 @@ def main() -> None:
                 "HyperMask's stay up.")
     for level, text in state.pop_flashes():
         getattr(st, level)(text)
+    problem = paths.runs_dir_problem()
+    if problem:
+        st.warning(problem, icon=":material/folder_off:")
     group = state.compare_group() or live.newest_live_group()
     if group and not any(REGISTRY.get(d) is not None for d in group):
         group = []  # runs of an earlier server process: open them below instead
@@ -102,7 +107,7 @@ def main() -> None:
         res = compare_config_ui("compare")
         n = len(res.configs or {})
         st.button(f"Start comparison ({n} runs)" if n else "Start comparison", key="compare_start",
-                  type="primary", icon=":material/rocket_launch:", disabled=res.configs is None,
+                  type="primary", icon=":material/rocket_launch:", disabled=res.configs is None or bool(problem),
                   on_click=_start, args=(res.configs,))
     if group:
         st.subheader("Live comparison")

@@ -49,16 +49,18 @@ def _draw(choice: RunChoice, req: dict) -> None:
     except (RunError, DataError, ValueError) as e:
         st.warning(f"Cannot compute this projection: {e}")
         return
+    # name the method actually used: with too few points t-SNE/UMAP fall back to PCA (see proj.note)
+    algo = "PCA" if "PCA used instead" in (proj.note or "") else req["algorithm"]
     if req["what"] == "task embeddings":
         fig = charts.projection_scatter(proj.points, [f"task {t}" for t in proj.tasks], proj.hover,
                                         color_title="task", marker_size=16,
-                                        title=f"Task embeddings e_t ({req['algorithm']})")
+                                        title=f"Task embeddings e_t ({algo})")
         caption = ("Each point is one learned task embedding e_t, the hypernetwork's input for task t; "
                    "nearby embeddings generate similar masks.")
     else:
         labels = proj.tasks if req["color"] == "task" else proj.classes
         fig = charts.projection_scatter(proj.points, labels, proj.hover, color_title=req["color"],
-                                        title=f"Hidden layer {req['layer']} activations ({req['algorithm']})")
+                                        title=f"Hidden layer {req['layer']} activations ({algo})")
         caption = (f"{req['per_task']} test images per task through hidden layer {req['layer']} with that task's "
                    f"mask/weights, projected to 2-D; colour = {req['color']}. Hover for details.")
     ui.chart(fig, "emb_projection", caption + (f" ({proj.note})" if proj.note else ""), "projection")

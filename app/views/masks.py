@@ -60,7 +60,7 @@ def _input_grid(run: Run, masks: dict[int, dict[str, np.ndarray]]) -> None:
                                   title=f"First-layer masks on the {side_h}×{side_w} input grid")
     note = " (un-permuted to original pixel positions)" if perms is not None else ""
     ui.chart(fig, "masks_input_grid", "Mean mask value of the first-layer weights reading each pixel, one image "
-             f"per task{note}: bright pixels are the ones that task uses.", "input_masks")
+             f"per task{note}: bright (yellow) pixels are the ones that task uses, dark ones it ignores.", "input_masks")
 
 
 def _histogram(masks: dict[int, dict[str, np.ndarray]], layers: list[str]) -> None:
@@ -72,10 +72,15 @@ def _histogram(masks: dict[int, dict[str, np.ndarray]], layers: list[str]) -> No
     chosen = c[1].multiselect("Tasks", tasks, key="masks_hist_tasks", format_func=lambda t: f"task {t}")
     drop = c[2].checkbox("Hide zeros", key="masks_hist_drop_zeros")
     vals = {t: masks[t][layer] for t in chosen}
-    fig = charts.mask_histogram(vals, {t: ma.threshold_of(v) for t, v in vals.items()}, drop_zeros=drop,
-                                title=f"Mask values: {layer}")
-    ui.chart(fig, "masks_histogram", "Distribution of the mask values M = r·[r ≥ τ] per task; the dashed line "
-             "is the threshold τ below which entries are set to zero.", f"mask_histogram_{layer}")
+    taus = {t: ma.threshold_of(v) for t, v in vals.items()}
+    fig = charts.mask_histogram(vals, taus, drop_zeros=drop, title=f"Mask values: {layer}")
+    if not taus or any(float(tau) > 0 for tau in taus.values()):
+        cap = ("Distribution of the mask values M = r·[r ≥ τ] per task; the dashed lines are the thresholds τ "
+               "(values in the legend) below which entries are set to zero.")
+    else:
+        cap = ("Distribution of the mask values per task. This mask is dense (sparsity p = 0): there is no "
+               "threshold τ, so no entry is set to zero and no τ line is drawn.")
+    ui.chart(fig, "masks_histogram", cap, f"mask_histogram_{layer}")
 
 
 def _analysis(choice: RunChoice) -> None:

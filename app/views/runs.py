@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -31,7 +32,8 @@ def _all_runs() -> list[tuple[str, RunSummary]]:
 
 
 def _table(rows: list[tuple[str, RunSummary]]) -> pd.DataFrame:
-    def pct(v: float | None) -> float | None:
+    def pct(v: object) -> float | None:
+        v = ui.num(v)
         return None if v is None else round(100 * v, 1)
 
     return pd.DataFrame([{
@@ -39,8 +41,40 @@ def _table(rows: list[tuple[str, RunSummary]]) -> pd.DataFrame:
         "method": METHOD_LABELS.get(s.method, s.method),
         "status": "unreadable (see above)" if s.error else live.status(str(s.path.resolve())),
         "tasks": f"{s.tasks_done}/{s.n_tasks}" if not s.error else "",
-        "ACC %": pct(s.avg_acc), "BWT %": pct(s.bwt), "date": s.created[:16].replace("T", " "),
+        "ACC %": pct(s.avg_acc), "BWT %": pct(s.bwt), "date": str(s.created or "")[:16].replace("T", " "),
     } for origin, s in rows])
+
+
+def strip_common_folder(data: bytes, max_bytes: int = MAX_BUNDLE_BYTES) -> bytes:
+    """A bundle zipped with its run folder (``sd-ft/config.json``, …) → the same zip with the files at
+    the top level, as `import_bundle` expects. Other bundles (and non-zips) come back unchanged, for
+    `import_bundle` to check and refuse with its own message.
+
+    Raises:
+        RunError: the members would unpack to more than `max_bytes`.
+    """
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+        infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return data
+    files = [i for i in infos if not i.is_dir()]
+    tops = {i.filename.split("/", 1)[0] for i in infos}
+    if not files or len(tops) != 1 or any("/" not in i.filename for i in files):
+        return data
+    prefix = next(iter(tops)) + "/"
+    if prefix in ("./", "../", "/") or any(i.filename[len(prefix):].count("/") for i in files):
+        return data  # deeper nesting: leave it for import_bundle to refuse
+    if sum(i.file_size for i in files) > max_bytes:
+        raise RunError(f"bundle unpacks to more than the size limit ({max_bytes // 2**20} MiB)")
+    out = io.BytesIO()
+    try:
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as w:
+            for i in files:
+                w.writestr(i.filename[len(prefix):], z.read(i))
+    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as e:
+        raise RunError(f"bundle is corrupt ({type(e).__name__})") from None
+    return out.getvalue()
 
 
 def _import_ui() -> None:
@@ -53,7 +87,7 @@ def _import_ui() -> None:
                 st.error(f"The bundle is {up.size / 2**20:.1f} MiB; the limit is {MAX_BUNDLE_BYTES // 2**20} MiB.")
                 return
             try:
-                dest = import_bundle(up.getvalue(), paths.runs_dir())
+                dest = import_bundle(strip_common_folder(up.getvalue()), paths.runs_dir())
             except RunError as e:
                 st.error(f"Not imported: {e}")
                 return
@@ -97,13 +131,32 @@ def _delete_ui(path: str, origin: str) -> None:
     c[1].button("Cancel", key="runs_delete_cancel", on_click=state.set_pending_delete, args=(None,))
 
 
+def _clean_matrix(matrix: object) -> list[list[float | None]]:
+    """acc_matrix rows with every non-number (string, NaN, …) as None; [] when it is not a list of lists."""
+    if not isinstance(matrix, list):
+        return []
+    return [[ui.num(v) for v in row] if isinstance(row, list) else [] for row in matrix]
+
+
 def _details(path: str, origin: str, s: RunSummary) -> None:
     if s.error:
         st.warning(f"`{s.name}` is unreadable: {s.error}")
         _delete_ui(path, origin)
         return
+    try:
+        _details_body(path, origin, s)
+    except Exception as e:  # noqa: BLE001 - a damaged run folder must not take the page down
+        st.error(f"`{s.name}` could not be opened: {type(e).__name__}: {e}")
+        _delete_ui(path, origin)
+
+
+def _details_body(path: str, origin: str, s: RunSummary) -> None:
     m = cached.metrics(path) or {}
-    matrix = m.get("acc_matrix") or []
+    if not isinstance(m, dict):
+        raise RunError("metrics.json is not a JSON object")
+    matrix = _clean_matrix(m.get("acc_matrix"))
+    if not any(v is not None for row in matrix for v in row):
+        matrix = []
     ui.metrics_row(m)
     ui.formulas("runs_formulas")
     left, right = st.columns([3, 2])
@@ -141,6 +194,9 @@ def main() -> None:
                f"pretrained runs in `{paths.pretrained_dir()}`.")
     for level, text in state.pop_flashes():
         getattr(st, level)(text)
+    problem = paths.runs_dir_problem()
+    if problem:
+        st.warning(problem, icon=":material/folder_off:")
     _import_ui()
     rows = _all_runs()
     if not rows:

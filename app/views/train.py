@@ -91,6 +91,9 @@ def main() -> None:
     ui.scenario()
     for level, text in state.pop_flashes():
         getattr(st, level)(text)
+    problem = paths.runs_dir_problem()
+    if problem:
+        st.warning(problem, icon=":material/folder_off:")
     current = _attach_ui()
     with st.expander("Configure a new run", expanded=current is None, key="train_config", on_change="rerun"):
         res = train_config_ui("train")
@@ -99,7 +102,7 @@ def main() -> None:
             st.caption(f"{m} on {res.config.data.benchmark}: {res.config.data.tasks} tasks × "
                        f"{res.config.train.iters_per_task:,} iterations, saved under `{paths.runs_dir()}`.")
         st.button("Start training", key="train_start", type="primary", icon=":material/rocket_launch:",
-                  disabled=res.config is None,
+                  disabled=res.config is None or bool(problem),
                   on_click=_start, args=(res.config,))
     if current is None:
         st.info("No run yet. Configure one above and press **Start training**; Split Digits · demo takes about "

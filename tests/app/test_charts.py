@@ -175,6 +175,20 @@ def test_accuracy_matrix_heatmap_full_and_partial():
     assert fig.layout.yaxis.title.text == "after training task i"
 
 
+def test_accuracy_matrix_heatmap_many_tasks_whole_percents():
+    m = np.tril(np.full((10, 10), 0.873))
+    m[np.triu_indices(10, 1)] = np.nan
+    fig = charts.accuracy_matrix_heatmap(m)
+    assert fig.data[0].text[9][0] == "87" and fig.data[0].text[0][9] == ""
+    assert fig.layout.height and fig.layout.height >= 450
+
+
+def test_forgetting_curve_switch_labels_above_plot():
+    fig = charts.forgetting_curves(_events_two_tasks())
+    for a in fig.layout.annotations:
+        assert a.yref == "paper" and a.y == 1.0 and a.yanchor == "bottom"
+
+
 def test_accuracy_matrix_heatmap_ragged_rows():
     fig = charts.accuracy_matrix_heatmap([[0.9], [0.8, 0.95]])
     z = np.asarray(fig.data[0].z, dtype=float)
@@ -235,15 +249,19 @@ def test_mask_histogram():
             3: np.concatenate([np.zeros(30), rng.uniform(0.4, 1, 70)])}
     fig = charts.mask_histogram(vals, {0: 0.2, 3: 0.4}, bins=20)
     _check_common(fig, "mask-hist")
-    assert len(fig.data) == 2
-    assert [t.name for t in fig.data] == ["task 0", "task 3"]
+    assert len(fig.data) == 4
+    assert [t.name for t in fig.data[:2]] == ["task 0", "task 3"]
     assert sum(fig.data[0].y) == 100 and sum(fig.data[1].y) == 100
     assert fig.data[0].opacity < 1
     assert fig.layout.barmode == "overlay"
     assert fig.layout.yaxis.type == "log"
     assert len(fig.layout.shapes) == 2
     assert [s.x0 for s in fig.layout.shapes] == [0.2, 0.4]
-    assert "τ = 0.200" in [a.text for a in fig.layout.annotations]
+    legend = [t.name for t in fig.data[2:]]
+    assert legend == ["τ task 0 = 0.200", "τ task 3 = 0.400"]
+    assert not [a for a in fig.layout.annotations if "τ" in (a.text or "")]
+    dense = charts.mask_histogram(vals, {0: 0.0, 3: 0.0}, bins=20)  # p = 0: no threshold, no lines
+    assert len(dense.layout.shapes) == 0 and len(dense.data) == 2
     nz = charts.mask_histogram(vals, {}, log_y=False, drop_zeros=True)
     assert sum(nz.data[0].y) == 50 and len(nz.layout.shapes) == 0
     assert nz.layout.yaxis.type != "log"

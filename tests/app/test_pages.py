@@ -177,9 +177,10 @@ def test_second_session_reattaches_instead_of_starting(env: Path) -> None:
 
 @pytest.mark.parametrize("field,value,message", [
     ("train_sparsity", 100.0, "sparsity"),
-    ("train_lr", 0.0, "lr"),
+    ("train_lr", 0.0, "learning rate"),
     ("train_hidden", "abc", "hidden"),
-    ("train_n_tasks", 9, "n_tasks"),
+    ("train_n_tasks", 9, "number of tasks"),
+    ("train_lam", float("nan"), "λ (target L1 regulariser) is empty, not a finite number"),
 ])
 def test_form_refuses_impossible_settings(env: Path, field: str, value: object, message: str) -> None:
     at = _app("views/train.py")
@@ -322,3 +323,43 @@ def test_form_values_survive_a_page_switch(env: Path) -> None:
     at.switch_page("views/overview.py").run()
     at.switch_page("views/train.py").run()
     assert at.number_input(key="train_iters").value == 42
+
+
+def test_runs_dir_that_is_a_file_is_reported_up_front(env: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "runs-file"
+    f.write_text("not a folder")
+    monkeypatch.setenv("HYPERMASK_RUNS_DIR", str(f))
+    for page in ("views/train.py", "views/runs.py"):
+        at = _app(page)
+        assert not at.exception
+        assert any("is a file" in w.value for w in at.warning), page
+    assert _app("views/train.py").button(key="train_start").disabled
+
+
+def test_runs_page_imports_a_zip_of_the_run_folder(env: Path, pretrained: Path) -> None:
+    flat = zipfile.ZipFile(io.BytesIO(export_bundle(pretrained / "split-digits-hypermask")))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("sd-ft/", b"")
+        for info in flat.infolist():
+            z.writestr(f"sd-ft/{info.filename}", flat.read(info))
+    at = _app("views/runs.py")
+    at.file_uploader(key="runs_upload").upload("sd-ft.zip", buf.getvalue())
+    at.run()
+    at.button(key="runs_import").click().run()
+    assert not at.exception and any("Imported" in s.value for s in at.success), [e.value for e in at.error]
+    assert len(list(env.iterdir())) == 1
+
+
+def test_runs_page_survives_wrongly_typed_metrics(env: Path, pretrained: Path) -> None:
+    run = env / "typo-run"
+    shutil.copytree(pretrained / "split-digits-hypermask", run)
+    m = json.loads((run / "metrics.json").read_text())
+    m["bwt"] = "x"
+    if m.get("acc_matrix"):
+        m["acc_matrix"][0][0] = "oops"
+    (run / "metrics.json").write_text(json.dumps(m))
+    at = _app("views/runs.py")
+    at.selectbox(key="runs_selected").set_value(str(run.resolve())).run()
+    assert not at.exception
