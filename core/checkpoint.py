@@ -25,14 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import load_file, save_file
-from torch import Tensor
+from typing import TYPE_CHECKING
 
 from core.config import FORMAT_VERSION, RunConfig
 from core.engine import events as ev
+
+if TYPE_CHECKING:  # torch and safetensors are imported where tensors are read or written, so that
+    from torch import Tensor  # listing runs (the app's first page) does not pay for importing torch
 
 RUN_FILES = ("config.json", "metrics.json", "events.jsonl", "weights.safetensors", "masks.safetensors")
 MAX_BUNDLE_BYTES = 200 * 1024 * 1024
@@ -51,6 +50,8 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 def save_tensors_atomic(path: Path, tensors: dict[str, Tensor]) -> None:
     """safetensors file written under a temporary name, then renamed."""
+    from safetensors.torch import save_file
+
     tmp = path.with_name(path.name + ".tmp")
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp))
     os.chmod(tmp, 0o644)  # same permissions as the JSON files
@@ -133,6 +134,8 @@ class RunFiles:
         write_json_atomic(self.path / "metrics.json", {"format_version": FORMAT_VERSION, **metrics})
 
     def write_tensors(self, weights: dict[str, Tensor], masks: dict[int, dict[str, Tensor]]) -> None:
+        import torch
+
         save_tensors_atomic(self.path / "weights.safetensors", weights)
         flat = {f"task{t}/{n}": m.to(torch.float16) for t, ms in masks.items() for n, m in ms.items()}
         if flat:
@@ -216,6 +219,9 @@ def read_events(path: str | Path) -> list[dict[str, Any]]:
 
 
 def _load_tensors(path: Path) -> dict[str, Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     try:
         return load_file(str(path))
     except FileNotFoundError:
@@ -375,6 +381,8 @@ def import_bundle(data: bytes, root: str | Path, max_bytes: int = MAX_BUNDLE_BYT
             contents[n] = z.read(n)
     except (zipfile.BadZipFile, OSError, RuntimeError) as e:
         raise RunError(f"bundle is corrupt ({type(e).__name__})") from None
+    from safetensors.torch import load as st_load
+
     for n, b in contents.items():
         if n.endswith(".safetensors"):
             try:

@@ -12,9 +12,13 @@ import threading
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from core.config import RunConfig
 from core.engine import events as ev
-from core.engine.loop import RunResult, run_training
+
+if TYPE_CHECKING:  # the loop (and torch) are imported by the worker, so listing runs stays light
+    from core.engine.loop import RunResult
 
 
 class BackgroundRun:
@@ -52,6 +56,8 @@ class BackgroundRun:
         return self._stop.is_set()
 
     def _work(self) -> None:
+        from core.engine.loop import run_training
+
         result = run_training(self.cfg, emit=self._emit, should_stop=self._should_stop, run_dir=self.run_dir)
         # A finished run is read back from its folder; drop the model and data so a long-lived
         # server does not keep every past run in memory.
