@@ -160,11 +160,16 @@ def status(run_dir: str) -> str:
     return "interrupted" if s == "running" else s
 
 
+THREADS = 1
+
+
 def start(cfg: Any, run_dir: str) -> BackgroundRun:
     """Register and start a run (raises ValueError if too many are live)."""
     if len(REGISTRY.active()) >= MAX_LIVE_RUNS:
         raise ValueError(f"{MAX_LIVE_RUNS} runs are already training on this machine; stop one first")
-    return REGISTRY.start(cfg, run_dir)
+    # One torch thread: the worker shares 2 cores with the Streamlit server and the browser, and two
+    # OpenMP threads that must meet at every barrier stall whenever either core is taken.
+    return REGISTRY.start(cfg, run_dir, threads=THREADS)
 
 
 def control(run_dirs: Sequence[str], action: str) -> None:

@@ -29,8 +29,9 @@ class BackgroundRun:
     one step (completed tasks stay saved). Exactly one terminal event ends `events`.
     """
 
-    def __init__(self, cfg: RunConfig, run_dir: str | Path | None = None) -> None:
+    def __init__(self, cfg: RunConfig, run_dir: str | Path | None = None, threads: int | None = None) -> None:
         self.cfg = cfg
+        self.threads = threads  # torch intra-op threads for the worker (process-wide); None: leave as is
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.started_at = time.time()
         self.result: RunResult | None = None
@@ -58,6 +59,10 @@ class BackgroundRun:
     def _work(self) -> None:
         from core.engine.loop import run_training
 
+        if self.threads is not None:
+            import torch
+
+            torch.set_num_threads(self.threads)
         result = run_training(self.cfg, emit=self._emit, should_stop=self._should_stop, run_dir=self.run_dir)
         # A finished run is read back from its folder; drop the model and data so a long-lived
         # server does not keep every past run in memory.
@@ -133,14 +138,15 @@ class RunRegistry:
         self._runs: dict[str, BackgroundRun] = {}
         self._lock = threading.Lock()
 
-    def start(self, cfg: RunConfig, run_dir: str | Path) -> BackgroundRun:
-        """Start and register a run writing to `run_dir`; refuses a folder that already has a live run."""
+    def start(self, cfg: RunConfig, run_dir: str | Path, threads: int | None = None) -> BackgroundRun:
+        """Start and register a run writing to `run_dir`; refuses a folder that already has a live run.
+        `threads`: torch intra-op threads for the worker (see BackgroundRun)."""
         key = str(Path(run_dir).resolve())
         with self._lock:
             old = self._runs.get(key)
             if old is not None and old.alive:
                 raise ValueError(f"a run is already training into {run_dir}")
-            run = BackgroundRun(cfg, run_dir)
+            run = BackgroundRun(cfg, run_dir, threads)
             self._runs[key] = run
         return run.start()
 
