@@ -31,19 +31,18 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.browser.browser_helpers import (  # noqa: E402
+from tests.browser.browser_helpers import (
     PLOT_CSS,
     StreamlitServer,
+    choose_options,
     chrome,
     click_button,
     errors,
     missing_browser,
     page_text,
-    select_option,
     status_text,
     wait_css,
     wait_for,
-    wait_idle,
 )
 
 CLI_ARGS = ["--benchmark", "split-mnist", "--method", "hypermask", "--preset", "demo", "--data", "bundled",
@@ -138,14 +137,7 @@ def app_run(srv: StreamlitServer, tmp: Path, window: float) -> dict[str, Any]:
     driver = chrome(tmp / "chrome-train")
     try:
         driver.get(srv.url + "/train")
-        wait_css(driver, ".st-key-train_benchmark input[role='combobox']", 60)
-        wait_idle(driver)
-        select_option(driver, "train_benchmark", "Split MNIST")
-        wait_idle(driver)
-        select_option(driver, "train_method", "HyperMask")
-        wait_idle(driver)
-        select_option(driver, "train_preset", "demo")
-        wait_idle(driver)
+        choose_options(driver, "train", [("benchmark", "Split MNIST"), ("method", "HyperMask"), ("preset", "demo")])
         text = page_text(driver)
         assert "HyperMask on split-mnist: 5 tasks × 300 iterations" in text, "the form is not the demo preset"
         driver.execute_script(OBSERVER_JS)

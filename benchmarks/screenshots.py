@@ -22,11 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.browser.browser_helpers import (  # noqa: E402
+from tests.browser.browser_helpers import (
     PLOT_CSS,
     StreamlitServer,
+    choose_options,
     chrome,
-    click,
     click_button,
     count,
     errors,
@@ -34,7 +34,6 @@ from tests.browser.browser_helpers import (  # noqa: E402
     page_text,
     plot_traces,
     screenshot,
-    select_option,
     status_text,
     wait_css,
     wait_for,
@@ -79,12 +78,7 @@ def train(driver, url: str, out: Path) -> None:  # noqa: ANN001
     """Split MNIST · demo (bundled data), pictured live while its fourth task trains."""
     driver.set_window_size(WIDTH, 1300)
     driver.get(url + "/train")
-    wait_css(driver, ".st-key-train_benchmark input[role='combobox']", 90)
-    wait_idle(driver)
-    select_option(driver, "train_benchmark", "Split MNIST")
-    wait_idle(driver)
-    select_option(driver, "train_preset", "demo")
-    wait_idle(driver)
+    choose_options(driver, "train", [("benchmark", "Split MNIST"), ("preset", "demo")], timeout=90)
     click_button(driver, "train_start")
     wait_for(lambda: ("task 4 of 5" in page_text(driver) and plot_traces(driver, "live_forgetting") >= 4)
              or status_text(driver) in ("finished", "stopped", "failed"), 600, "the live run's fourth task")
@@ -110,12 +104,7 @@ def compare(driver, url: str, out: Path) -> None:  # noqa: ANN001
     """A live comparison on Split MNIST · demo (bundled data), pictured when both runs have finished."""
     driver.set_window_size(WIDTH, 1500)
     driver.get(url + "/compare")
-    wait_css(driver, ".st-key-compare_benchmark input[role='combobox']", 90)
-    wait_idle(driver)
-    select_option(driver, "compare_benchmark", "Split MNIST")
-    wait_idle(driver)
-    select_option(driver, "compare_preset", "demo")
-    wait_idle(driver)
+    choose_options(driver, "compare", [("benchmark", "Split MNIST"), ("preset", "demo")], timeout=90)
     click_button(driver, "compare_start")
     wait_css(driver, f".st-key-compare_forgetting {PLOT_CSS}", 120)
     def _done() -> bool:

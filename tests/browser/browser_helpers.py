@@ -309,3 +309,14 @@ def screenshot(driver: Any, path: str | Path, full_height: bool = False, width: 
         time.sleep(1.0)
     driver.save_screenshot(str(path))
     return path
+
+
+def choose_options(driver: Any, form: str, choices: list[tuple[str, str]], timeout: float = 60.0) -> None:
+    """Wait for the form whose widget keys start with `form` (e.g. 'train'), then pick each
+    (widget suffix, option text) in order — `[("benchmark", "Split MNIST"), ("preset", "demo")]` —
+    letting the app rerun after each pick."""
+    wait_css(driver, f".st-key-{form}_benchmark input[role='combobox']", timeout)
+    wait_idle(driver, timeout=timeout)
+    for suffix, text in choices:
+        select_option(driver, f"{form}_{suffix}", text)
+        wait_idle(driver)

@@ -23,6 +23,7 @@ from tests.browser.browser_helpers import (
     PLOT_CSS,
     StreamlitServer,
     button_enabled,
+    choose_options,
     chrome,
     click_button,
     count,
@@ -31,7 +32,6 @@ from tests.browser.browser_helpers import (
     page_text,
     plot_traces,
     screenshot,
-    select_option,
     set_number,
     status_text,
     wait_css,
@@ -95,14 +95,8 @@ def test_overview_then_live_training(server: StreamlitServer, driver: Any, shots
 
     # Train: Split Digits · demo, small iterations, set through the form's widgets.
     driver.get(server.url + "/train")
-    wait_css(driver, ".st-key-train_benchmark input[role='combobox']", timeout=60)
-    wait_idle(driver, timeout=60)
-    select_option(driver, "train_benchmark", "Split Digits (8×8, seconds)")
-    wait_idle(driver)
-    select_option(driver, "train_method", "HyperMask")
-    wait_idle(driver)
-    select_option(driver, "train_preset", "demo")
-    wait_idle(driver)
+    choose_options(driver, "train", [("benchmark", "Split Digits (8×8, seconds)"), ("method", "HyperMask"),
+                                     ("preset", "demo")])
     set_number(driver, "train_iters", ITERS)
     wait_idle(driver)
     set_number(driver, "train_eval_every", EVAL_EVERY)
