@@ -40,6 +40,8 @@ from tests.browser.browser_helpers import (
     errors,
     missing_browser,
     page_text,
+    plot_div_script,
+    plot_traces,
     status_text,
     wait_css,
     wait_for,
@@ -48,12 +50,14 @@ from tests.browser.browser_helpers import (
 CLI_ARGS = ["--benchmark", "split-mnist", "--method", "hypermask", "--preset", "demo", "--data", "bundled",
             "--seed", "1"]
 
-# Counts redraws of the live forgetting figure. Streamlit may replace the element (a new div: the chart
-# is re-created, i.e. flickers) or update it in place (Plotly.react on the same div: afterplot only).
-OBSERVER_JS = """
+# Counts redraws of the live forgetting figure. A chart can be re-created (a new div, or a new iframe for
+# the live-chart component: the chart blinks and loses zoom) or updated in place (Plotly.react on the
+# same div: plotly_afterplot only). `window.__hmPlotDiv` (browser_helpers.PLOT_DIV_JS) finds the div in
+# the page or inside the component's same-origin iframe.
+OBSERVER_JS = plot_div_script("""
 const hm = window.__hm = {afterplot: 0, times: [], divs: 0, replaced: 0, div: null, counting: false};
 function attach() {
-  const d = document.querySelector('.st-key-live_forgetting .js-plotly-plot');
+  const d = window.__hmPlotDiv('live_forgetting');
   if (!d || d === hm.div || typeof d.on !== 'function') return;
   if (hm.div && hm.counting) hm.replaced++;
   hm.div = d; hm.divs++;
@@ -61,9 +65,10 @@ function attach() {
 }
 hm.observer = new MutationObserver(attach);
 hm.observer.observe(document.body, {childList: true, subtree: true, attributes: true, attributeFilter: ['class']});
-hm.timer = setInterval(attach, 100);  // a div whose Plotly handlers are not yet installed
+hm.timer = setInterval(attach, 50);  // also catches a div replaced inside an iframe (not observed above)
 attach();
-"""
+""")
+UIREVISION_JS = "return window.__hmPlotDiv('live_forgetting').layout.uirevision;"
 
 
 def _load() -> str:
@@ -112,11 +117,10 @@ def cli_run(out: Path) -> dict[str, float]:
 def _zoom_kept(driver: Any, timeout: float = 30.0) -> str:
     """Zoom the live forgetting chart (x range 0–40, as a user's drag would), wait for the next live
     redraw, and report whether the redrawn chart still shows that range."""
-    sel = f".st-key-live_forgetting {PLOT_CSS}"
     driver.execute_script(
-        "const d = document.querySelector(arguments[0]); window.__hm.zoomDiv = d;"
-        "window.__hm.zoomCount = window.__hm.afterplot; window.__hm.counting = true;"
-        "return Plotly.relayout(d, {'xaxis.range': [0, 40]});", sel)
+        "const d = window.__hmPlotDiv('live_forgetting'); window.__hm.zoomDiv = d;"
+        "window.__hm.counting = true;"
+        "return d.ownerDocument.defaultView.Plotly.relayout(d, {'xaxis.range': [0, 40]});")
     time.sleep(0.5)
     base = driver.execute_script("return window.__hm.afterplot")
     try:
@@ -125,8 +129,8 @@ def _zoom_kept(driver: Any, timeout: float = 30.0) -> str:
         return "no redraw seen"
     time.sleep(0.3)
     rng, same = driver.execute_script(
-        "const d = document.querySelector(arguments[0]);"
-        "return [d._fullLayout.xaxis.range, d === window.__hm.zoomDiv];", sel)
+        "const d = window.__hmPlotDiv('live_forgetting');"
+        "return [d._fullLayout.xaxis.range, d === window.__hm.zoomDiv];")
     kept = abs(float(rng[0])) < 1 and abs(float(rng[1]) - 40) < 1
     return f"{'yes' if kept else 'NO'} (x range after the redraw {[round(float(v)) for v in rng]}, " \
            f"{'same div' if same else 'new div'})"
@@ -143,24 +147,21 @@ def app_run(srv: StreamlitServer, tmp: Path, window: float) -> dict[str, Any]:
         driver.execute_script(OBSERVER_JS)
         click_button(driver, "train_start")
         wait_for(lambda: driver.execute_script("return window.__hm.divs") >= 1
-                 and driver.find_elements("css selector", f".st-key-live_forgetting {PLOT_CSS} g.trace"),
+                 and plot_traces(driver, "live_forgetting") >= 1,
                  180, "the first drawn forgetting curve")
         driver.execute_script("window.__hm.counting = true;")
         t0 = time.perf_counter()
-        uirev = [driver.execute_script(
-            f"return document.querySelector('.st-key-live_forgetting {PLOT_CSS}').layout.uirevision")]
+        uirev = [driver.execute_script(UIREVISION_JS)]
         while time.perf_counter() - t0 < window and status_text(driver) == "running":
             time.sleep(0.5)
             if len(uirev) == 1 and time.perf_counter() - t0 > window / 2:
-                uirev.append(driver.execute_script(
-                    f"return document.querySelector('.st-key-live_forgetting {PLOT_CSS}').layout.uirevision"))
+                uirev.append(driver.execute_script(UIREVISION_JS))
         elapsed = time.perf_counter() - t0
         hm = driver.execute_script("window.__hm.counting = false; const h = window.__hm;"
                                    "return {afterplot: h.afterplot, divs: h.divs, replaced: h.replaced,"
                                    " times: h.times};")
         if len(uirev) == 1:
-            uirev.append(driver.execute_script(
-                f"return document.querySelector('.st-key-live_forgetting {PLOT_CSS}').layout.uirevision"))
+            uirev.append(driver.execute_script(UIREVISION_JS))
         zoom = _zoom_kept(driver) if status_text(driver) == "running" else None
         gaps = [b - a for a, b in zip(hm["times"], hm["times"][1:])]
         print(f"  {hm['afterplot']} redraws in {elapsed:.1f} s; divs seen {hm['divs']}, replaced while "

@@ -30,6 +30,7 @@ from tests.browser.browser_helpers import (
     click_button,
     count,
     errors,
+    has_plot,
     missing_browser,
     page_text,
     plot_traces,
@@ -106,14 +107,14 @@ def compare(driver, url: str, out: Path) -> None:  # noqa: ANN001
     driver.get(url + "/compare")
     choose_options(driver, "compare", [("benchmark", "Split MNIST"), ("preset", "demo")], timeout=90)
     click_button(driver, "compare_start")
-    wait_css(driver, f".st-key-compare_forgetting {PLOT_CSS}", 120)
+    wait_for(lambda: has_plot(driver, "compare_forgetting"), 120, "the live forgetting curves")
     def _done() -> bool:
         lines = [ln for ln in page_text(driver).splitlines() if "iteration " in ln]
         print("  compare:", " | ".join(lines), flush=True)
         return count(driver, ".st-key-compare_close button") >= 1
 
     wait_for(_done, 600, "both runs to finish", poll=10)
-    wait_css(driver, f".st-key-compare_acc_1 {PLOT_CSS}", 60)
+    wait_for(lambda: has_plot(driver, "compare_acc_1"), 60, "the second accuracy matrix")
     driver.execute_script("const m = document.querySelector('[data-testid=\"stMain\"]'); if (m) m.scrollTo(0, 0);")
     _settle(driver)
     _check(driver, "compare")

@@ -29,8 +29,9 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
     """Draw the comparison of `runs` (label → event records of one run each).
 
     Element keys: `<prefix>_forgetting`, `<prefix>_metrics`, `<prefix>_acc_<k>` (k = 0, 1, …).
-    With `statuses`, a progress bar per run is shown (live comparisons).
+    With `statuses`, a progress bar per run is shown and the charts update in place (live comparisons).
     """
+    live_view = statuses is not None  # charts redrawn by the polling fragment update in place
     if not runs:
         st.info("Nothing to compare yet.")
         return
@@ -49,7 +50,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
                                     uirevision=f"{prefix}-fc", height=560 if n_tasks * len(runs) > 10 else None)
     ui.chart(fig, f"{prefix}_forgetting",
              "Accuracy of each task (colour) while later tasks are trained; line style = method; dashed "
-             "verticals mark task switches. Falling lines are forgetting.")
+             "verticals mark task switches. Falling lines are forgetting.", live=live_view)
     metrics = {label: partial_metrics(recs) for label, recs in runs.items()}
     done = {label: len(live.done_rows(recs)) for label, recs in runs.items()}
     base = metrics.get(BASELINE) if len(set(done.values())) == 1 else None
@@ -64,7 +65,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
     if any(metrics.values()):
         fig = charts.metric_bars({k: v for k, v in metrics.items() if v}, uirevision=f"{prefix}-bars")
         ui.chart(fig, f"{prefix}_metrics",
-                 "Average accuracy (ACC), backward transfer (BWT) and forgetting per method, in %.")
+                 "Average accuracy (ACC), backward transfer (BWT) and forgetting per method, in %.", live=live_view)
     ui.formulas(f"{prefix}_formulas")
     cols = st.columns(len(runs))
     for k, (col, (label, recs)) in enumerate(zip(cols, runs.items())):
@@ -73,4 +74,4 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
                                                  uirevision=f"{prefix}-acc-{k}")
             ui.chart(fig, f"{prefix}_acc_{k}",
                      f"{label}: row i = after training task i, column j = task evaluated; a row fills in "
-                     "as each task finishes.")
+                     "as each task finishes.", live=live_view)

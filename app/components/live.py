@@ -20,7 +20,7 @@ from app import cached, state
 from core.engine import events as ev
 from core.engine.runner import REGISTRY, BackgroundRun
 
-REFRESH_S = 0.75  # fragment refresh interval while a run is live
+REFRESH_S = 0.4  # fragment refresh interval while a run is live (2.5 refreshes a second)
 MAX_LIVE_RUNS = 4  # refuse to start more concurrent runs than this (small CPUs)
 _RATE_WINDOW_S = 30.0
 

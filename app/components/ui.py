@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.components import plotly_frame
 from app.components.charts import plotly_config
 
 SCENARIO = ("**Scenario: task-incremental learning.** Tasks arrive one after another and earlier "
@@ -23,13 +24,18 @@ STATUS_ICONS = {"running": ":green[:material/play_circle:]", "paused": ":orange[
                 "failed": ":red[:material/error:]", "interrupted": ":orange[:material/warning:]"}
 
 
-def chart(fig: go.Figure, key: str, caption: str, filename: str | None = None) -> None:
-    """Show a Plotly figure (modebar: download as PNG) and a one-line caption under it."""
+def chart(fig: go.Figure, key: str, caption: str, filename: str | None = None, live: bool = False) -> None:
+    """Show a Plotly figure (modebar: download as PNG) and a one-line caption under it.
+
+    `live=True` for charts redrawn by a polling fragment while a run trains: they go through the
+    in-place component (`plotly_frame.live_chart`), which updates one Plotly div per key instead of
+    mounting a new chart on every refresh (no blink; zoom kept through the figure's `uirevision`)."""
     config = plotly_config(filename or key)
     config["displayModeBar"] = "hover"  # the toolbar (PNG download, zoom) appears on hover, off the titles
     config["modeBarButtonsToRemove"] = [*config.get("modeBarButtonsToRemove", []), "zoomIn2d", "zoomOut2d",
                                         "autoScale2d"]  # a short toolbar leaves room for titles in columns
-    st.plotly_chart(fig, key=key, config=config, theme=None)
+    if not (live and plotly_frame.live_chart(fig, key, config)):
+        st.plotly_chart(fig, key=key, config=config, theme=None)
     st.caption(caption)
 
 

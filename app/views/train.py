@@ -70,15 +70,15 @@ def _live_body(run_dir: str) -> None:
         fig = charts.forgetting_curves(recs, total_steps=total, uirevision="live-fc",
                                        title="Live forgetting curves")
         ui.chart(fig, "live_forgetting", "Accuracy of each seen task (periodic evaluation on a test subsample) "
-                 "against training iterations; dashed lines mark task switches.")
+                 "against training iterations; dashed lines mark task switches.", live=True)
         fig = ui.robust_log_range(charts.loss_curves(recs, total_steps=total, uirevision="live-loss"))
         ui.chart(fig, "live_losses", "Loss terms as added to the loss: cross-entropy, β·R_hnet (hypernetwork "
-                 "output regulariser) and λ·R_target (target weight regulariser); log scale.")
+                 "output regulariser) and λ·R_target (target weight regulariser); log scale.", live=True)
     with right:
         fig = charts.accuracy_matrix_heatmap(live.acc_rows(recs), uirevision="live-acc",
                                              title="Accuracy matrix R[i, j]")
         ui.chart(fig, "live_acc_matrix", "Row i: accuracy on every task j after training task i (full test "
-                 "sets); a row appears when a task finishes.")
+                 "sets); a row appears when a task finishes.", live=True)
         m = partial_metrics(recs)
         if m:
             st.metric("Average accuracy (ACC)", ui.pct(m.get("avg_acc")))

@@ -77,7 +77,17 @@ def _status(at: AppTest) -> str:
 
 
 def _chart_keys(at: AppTest) -> list[str]:
-    return [c.proto.id.rsplit("-", 1)[-1] for c in at.get("plotly_chart")]
+    """Keys of the Plotly charts on the page: st.plotly_chart and the in-place live-chart component."""
+    return [c.proto.id.rsplit("-", 1)[-1] for c in [*at.get("plotly_chart"), *at.get("component_instance")]]
+
+
+def _live_figures(at: AppTest) -> dict[str, dict]:
+    """key → figure (parsed JSON) of every live-chart component on the page."""
+    out = {}
+    for c in at.get("component_instance"):
+        args = json.loads(c.proto.json_args)
+        out[c.proto.id.rsplit("-", 1)[-1]] = json.loads(args["figure"])
+    return out
 
 
 def _poll(at: AppTest, done, timeout: float = 30.0) -> None:  # noqa: ANN001
@@ -145,6 +155,13 @@ def test_train_start_pause_stop(env: Path) -> None:
     _poll(at, lambda a: "**stopped**" in _status(a))
     assert not at.error
     assert {"live_forgetting", "live_losses", "live_acc_matrix"} <= set(_chart_keys(at))
+    # The live charts go through the in-place component; the forgetting figure holds one curve per seen
+    # task with the evaluations made so far, and a fixed uirevision (zoom survives refreshes).
+    figs = _live_figures(at)
+    fc = figs["live_forgetting"]
+    curves = [t for t in fc["data"] if t.get("type") == "scatter" and len(t.get("x", [])) > 0]
+    assert curves and fc["layout"]["uirevision"] == "live-fc"
+    assert max(len(t["x"]) for t in curves) >= n_eval + 1
     run_dir = next(iter(env.iterdir()))
     assert (run_dir / "events.jsonl").exists() and (run_dir / "config.json").exists()
 

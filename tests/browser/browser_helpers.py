@@ -288,11 +288,37 @@ def set_number(driver: Any, key: str, value: float, timeout: float = 30.0) -> No
              f"{key!r} = {value}")
 
 
+# The Plotly div of the chart with a key: directly in the page (st.plotly_chart) or inside the
+# same-origin iframe of the in-place live chart component (app/components/plotly_frame.py).
+PLOT_DIV_JS = """
+window.__hmPlotDiv = function (key) {
+  const box = document.querySelector('.st-key-' + key);
+  if (!box) return null;
+  const direct = box.querySelector('.js-plotly-plot');
+  if (direct) return direct;
+  const frame = box.querySelector('iframe');
+  const doc = frame && frame.contentDocument;
+  return doc ? doc.querySelector('.js-plotly-plot') : null;
+};
+"""
+
+
+def plot_div_script(body: str) -> str:
+    """JavaScript that defines `window.__hmPlotDiv(key)` and then runs `body` (which may use it)."""
+    return PLOT_DIV_JS + body
+
+
 def plot_traces(driver: Any, key: str) -> int:
-    """Number of drawn traces in the Plotly chart with `key` (0 while it is absent)."""
-    return int(driver.execute_script(
-        "const d = document.querySelector(arguments[0]);"
-        "return d ? d.querySelectorAll('g.trace').length : 0;", f".st-key-{key} {PLOT_CSS}"))
+    """Number of drawn traces in the Plotly chart with `key`, in the page or in its live-chart iframe
+    (0 while it is absent)."""
+    return int(driver.execute_script(plot_div_script(
+        "const d = window.__hmPlotDiv(arguments[0]); return d ? d.querySelectorAll('g.trace').length : 0;"),
+        key))
+
+
+def has_plot(driver: Any, key: str) -> bool:
+    """True once the chart with `key` has a drawn Plotly div (page or live-chart iframe)."""
+    return bool(driver.execute_script(plot_div_script("return !!window.__hmPlotDiv(arguments[0]);"), key))
 
 
 def screenshot(driver: Any, path: str | Path, full_height: bool = False, width: int = 1400,

@@ -26,8 +26,8 @@ from tests.browser.browser_helpers import (
     choose_options,
     chrome,
     click_button,
-    count,
     errors,
+    has_plot,
     missing_browser,
     page_text,
     plot_traces,
@@ -110,7 +110,7 @@ def test_overview_then_live_training(server: StreamlitServer, driver: Any, shots
     wait_for(lambda: status_text(driver) in ("running", "paused", "finished", "stopped"), 60, "a run status")
     t0 = time.perf_counter()
     wait_for(lambda: plot_traces(driver, "live_forgetting") >= 1
-             and count(driver, f".st-key-live_acc_matrix {PLOT_CSS}") >= 1, 180,
+             and has_plot(driver, "live_acc_matrix"), 180,
              "live forgetting curves with a trace and the accuracy matrix")
     assert status_text(driver) != "failed", page_text(driver)[-2000:]
     _no_errors(driver, "train page, live run")
