@@ -13,8 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the path, not the repo root
     sys.path.insert(0, str(ROOT))
 
-import pandas  # noqa: E402,F401 - import now: plotly looks pandas up lazily, and a training thread importing
-# it (via scikit-learn) at the same moment would hand plotly a partially initialised module
 import streamlit as st  # noqa: E402
 
 from app.components.config_form import keep_form_values  # noqa: E402
@@ -38,6 +36,11 @@ def main() -> None:
     page = st.navigation(pages)
     keep_form_values()
     page.run()
+    # Import pandas once the page is drawn (the Overview needs none, so the first chart is not kept
+    # waiting 0.3 s). Plotly looks pandas up in sys.modules without the import lock, so a pandas import
+    # in flight elsewhere (scikit-learn on the Embeddings page, tables on the Runs page) while a figure
+    # is serialised would hand plotly a half-initialised module; after this line it is complete.
+    import pandas  # noqa: F401
 
 
 main()

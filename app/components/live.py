@@ -164,12 +164,15 @@ THREADS = 1
 
 
 def start(cfg: Any, run_dir: str) -> BackgroundRun:
-    """Register and start a run (raises ValueError if too many are live)."""
+    """Register and start a run in a training process (raises ValueError if too many are live).
+
+    A child process, not a thread: the Streamlit server's own Python work (reruns, figures) would
+    otherwise hold the GIL against the training loop. One torch thread: the child shares 2 cores with
+    the server and the browser, and two OpenMP threads that must meet at every barrier stall whenever
+    either core is taken."""
     if len(REGISTRY.active()) >= MAX_LIVE_RUNS:
         raise ValueError(f"{MAX_LIVE_RUNS} runs are already training on this machine; stop one first")
-    # One torch thread: the worker shares 2 cores with the Streamlit server and the browser, and two
-    # OpenMP threads that must meet at every barrier stall whenever either core is taken.
-    return REGISTRY.start(cfg, run_dir, threads=THREADS)
+    return REGISTRY.start(cfg, run_dir, threads=THREADS, process=True)
 
 
 def control(run_dirs: Sequence[str], action: str) -> None:

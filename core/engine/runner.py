@@ -1,18 +1,40 @@
-"""BackgroundRun: `run_training` on a daemon thread with start / pause / resume / step / stop, and a
-process-wide registry so that a page refresh or a second viewer re-attaches instead of starting twice.
+"""Background training runs: `run_training` in a worker with start / pause / resume / step / stop,
+and a process-wide registry so that a page refresh or a second viewer re-attaches instead of starting
+twice.
 
-No Streamlit here. The worker appends events to a list guarded by a lock; any number of viewers read
-`events_since(i)` from their own cursor. PyTorch kernels release the GIL, so a thread keeps the UI
-responsive; the switch to a process would stay local to this file (events are plain data).
+Two workers behind one interface (`BackgroundRun`):
+
+* thread (`process=False`, the default): `run_training` on a daemon thread of this process. PyTorch
+  kernels release the GIL, but the Python between them competes with the caller (e.g. the Streamlit
+  server), which makes training in the app about 2x slower than the CLI.
+* process (`process=True`): a child `python -m core.engine.worker` (see core/engine/worker.py). The
+  config goes to the child as one JSON line on its stdin, control commands follow as further lines
+  (`pause`, `resume`, `step`, `stop`), and the events come back as one JSON line each on its stdout
+  (`events.to_json` / `events.from_json`; JSON only, never pickle). Closing the child's stdin (also
+  when this process dies) stops the run, saved as stopped. A child that dies without a terminal event
+  (crash, kill -9, out of memory) gets a synthesized `RunFailed` naming its exit code.
+
+The pause / step / stop state machine is `RunControl`, used by the thread worker, by the child process
+and, as a mirror fed with the same commands and events, by the parent of a child.
+
+No Streamlit here. Events are appended to a list guarded by a lock; any number of viewers read
+`events_since(i)` from their own cursor. Nothing here imports torch (the worker does), so listing
+runs stays light.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+import traceback
+from collections import deque
 from pathlib import Path
-
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from core.config import RunConfig
 from core.engine import events as ev
@@ -20,94 +42,335 @@ from core.engine import events as ev
 if TYPE_CHECKING:  # the loop (and torch) are imported by the worker, so listing runs stays light
     from core.engine.loop import RunResult
 
+#: Control commands, as method names of `RunControl` and as lines on a worker process's stdin.
+COMMANDS = ("pause", "resume", "step", "stop")
+#: The folder that holds the `core` package: the child's working directory and PYTHONPATH entry.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: How many of the child's last stderr lines are kept (for the synthesized RunFailed).
+STDERR_TAIL = 50
 
-class BackgroundRun:
-    """One training run on a daemon thread.
 
-    Control: `pause()` blocks the loop before its next step; `resume()` releases it; `step()` (while
-    paused) runs until the next periodic evaluation, then pauses again; `stop()` ends the run within
-    one step (completed tasks stay saved). Exactly one terminal event ends `events`.
+class RunControl:
+    """The pause / step / stop state machine between a training loop and its controller.
+
+    The loop passes `should_stop` to `run_training` and feeds every event it emits to `on_event`;
+    any other thread calls `pause`, `resume`, `step`, `stop` (all thread-safe, non-blocking):
+
+    * `pause()`: the loop blocks before its next step (the step in progress completes).
+    * `resume()`: the loop continues.
+    * `step()` (while paused): the loop runs until the next `Evaluated` event, then pauses.
+    * `stop()`: final; `should_stop()` returns True from now on (also releases a paused loop), so
+      the run ends within one step.
     """
 
-    def __init__(self, cfg: RunConfig, run_dir: str | Path | None = None, threads: int | None = None) -> None:
-        self.cfg = cfg
-        self.threads = threads  # torch intra-op threads for the worker (process-wide); None: leave as is
-        self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.started_at = time.time()
-        self.result: RunResult | None = None
-        self._events: list[ev.Event] = []
-        self._lock = threading.Lock()
+    def __init__(self) -> None:
         self._stop = threading.Event()
         self._go = threading.Event()  # set = running, clear = paused
         self._go.set()
         self._step_until_eval = False
-        self._thread = threading.Thread(target=self._work, name=f"hypermask-run-{id(self)}", daemon=True)
-
-    # --- worker side -------------------------------------------------------------------------
-    def _emit(self, e: ev.Event) -> None:
-        with self._lock:
-            self._events.append(e)
-        if isinstance(e, ev.Evaluated) and self._step_until_eval:
-            self._step_until_eval = False
-            self._go.clear()
-
-    def _should_stop(self) -> bool:
-        while not self._go.is_set() and not self._stop.is_set():
-            self._go.wait(0.1)
-        return self._stop.is_set()
-
-    def _work(self) -> None:
-        from core.engine.loop import run_training
-
-        if self.threads is not None:
-            import torch
-
-            torch.set_num_threads(self.threads)
-        result = run_training(self.cfg, emit=self._emit, should_stop=self._should_stop, run_dir=self.run_dir)
-        # A finished run is read back from its folder; drop the model and data so a long-lived
-        # server does not keep every past run in memory.
-        result.method, result.benchmark = None, None
-        self.result = result
-
-    # --- viewer side -------------------------------------------------------------------------
-    def start(self) -> "BackgroundRun":
-        """Start the worker thread (once)."""
-        self._thread.start()
-        return self
 
     def pause(self) -> None:
+        """Block the loop before its next step (cancels a pending `step`)."""
         self._step_until_eval = False
         self._go.clear()
 
     def resume(self) -> None:
+        """Let the loop continue (cancels a pending `step`)."""
         self._step_until_eval = False
         self._go.set()
 
     def step(self) -> None:
-        """While paused: train until the next periodic evaluation, then pause again."""
+        """Let the loop run until the next `Evaluated` event, then pause again."""
         self._step_until_eval = True
         self._go.set()
 
     def stop(self) -> None:
+        """Request the end of the run (irreversible); releases a paused loop."""
         self._stop.set()
         self._go.set()
 
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the worker; True if it has ended."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+    def apply(self, command: str) -> None:
+        """Run the command named `command` (one of `COMMANDS`); raises `ValueError` otherwise."""
+        if command not in COMMANDS:
+            raise ValueError(f"unknown command {command!r} (expected one of {', '.join(COMMANDS)})")
+        getattr(self, command)()
 
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
+    def commands(self) -> list[str]:
+        """The commands that bring a fresh RunControl into this one's state (replayed to a child
+        process that is started after `pause()` / `step()` / `stop()` were called)."""
+        if self.stopped:
+            return ["stop"]
+        if not self._go.is_set():
+            return ["pause"]
+        return ["step"] if self._step_until_eval else []
+
+    def should_stop(self) -> bool:
+        """For `run_training`: block while paused; then True iff a stop was requested."""
+        while not self._go.is_set() and not self._stop.is_set():
+            self._go.wait(0.1)
+        return self._stop.is_set()
+
+    def on_event(self, event: ev.Event) -> None:
+        """For the loop's event sink: pause at the `Evaluated` event that ends a `step()`."""
+        if isinstance(event, ev.Evaluated) and self._step_until_eval:
+            self._step_until_eval = False
+            self._go.clear()
 
     @property
     def paused(self) -> bool:
-        return self.alive and not self._go.is_set() and not self._stop.is_set()
+        """True while the loop is (or will be, before its next step) held, and no stop is pending."""
+        return not self._go.is_set() and not self._stop.is_set()
+
+    @property
+    def stopped(self) -> bool:
+        """True once `stop()` was called."""
+        return self._stop.is_set()
+
+
+def _exit_text(code: int) -> str:
+    """'exit code 1' / 'exit code -9 (SIGKILL)' for a child's return code."""
+    if code < 0:
+        try:
+            return f"exit code {code} ({signal.Signals(-code).name})"
+        except ValueError:
+            pass
+    return f"exit code {code}"
+
+
+class BackgroundRun:
+    """One training run in a background worker: a daemon thread of this process, or a child process.
+
+    Args:
+        cfg: the run configuration.
+        run_dir: folder the run is saved into after every task (None: nothing is written).
+        threads: torch intra-op threads for the worker (thread mode: set process-wide; process mode:
+            set in the child only); None leaves the default.
+        process: False trains on a daemon thread; True in a child `python -m core.engine.worker`.
+
+    Control (both modes, thread-safe, never raising — also not on a dead worker): `pause()` blocks the
+    loop before its next step; `resume()` releases it; `step()` (while paused) runs until the next
+    periodic evaluation, then pauses again; `stop()` ends the run within one step (completed tasks
+    stay saved). `events` always ends with exactly one terminal event once the worker has ended.
+    `result` holds the `RunResult` in thread mode (model and data dropped); it stays None in process
+    mode (the metrics are in the `RunFinished` event and in `run_dir`).
+    """
+
+    def __init__(self, cfg: RunConfig, run_dir: str | Path | None = None, threads: int | None = None,
+                 process: bool = False) -> None:
+        self.cfg = cfg
+        self.threads = threads
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.process = process
+        self.started_at = time.time()
+        self.result: RunResult | None = None
+        self._events: list[ev.Event] = []
+        self._terminal: ev.Event | None = None
+        self._started = False
+        self._lock = threading.Lock()
+        self._control = RunControl()  # thread mode: the loop's own; process mode: the parent's mirror
+        self._proc: subprocess.Popen[str] | None = None
+        self._stdin_lock = threading.Lock()
+        self._stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL)
+        self._stderr_thread: threading.Thread | None = None
+        # thread mode: the training itself; process mode: reads the child's events until it exits
+        self._thread = threading.Thread(target=self._read_child if process else self._work,
+                                        name=f"hypermask-run-{id(self)}", daemon=True)
+
+    # --- worker side (both modes) --------------------------------------------------------------
+    def _emit(self, e: ev.Event) -> None:
+        """Record one event (from the loop, or parsed from the child) and update the control."""
+        with self._lock:
+            if self._terminal is not None:
+                return  # nothing follows the terminal event
+            self._events.append(e)
+            if ev.is_terminal(e):
+                self._terminal = e
+        self._control.on_event(e)
+
+    def _fail(self, message: str, details: str) -> None:
+        """Append a synthesized RunFailed if the worker ended without a terminal event."""
+        if self._terminal is None:
+            self._emit(ev.RunFailed(message, details))
+
+    # --- thread mode ---------------------------------------------------------------------------
+    def _work(self) -> None:
+        try:
+            from core.engine.loop import run_training
+
+            if self.threads is not None:
+                import torch
+
+                torch.set_num_threads(self.threads)
+            result = run_training(self.cfg, emit=self._emit, should_stop=self._control.should_stop,
+                                  run_dir=self.run_dir)
+            # A finished run is read back from its folder; drop the model and data so a long-lived
+            # server does not keep every past run in memory.
+            result.method, result.benchmark = None, None
+            self.result = result
+        except BaseException as e:  # noqa: BLE001 - run_training only lets KeyboardInterrupt & co. out
+            self._fail(f"{type(e).__name__}: {e}".splitlines()[0], traceback.format_exc())
+
+    # --- process mode --------------------------------------------------------------------------
+    def _start_process(self) -> bool:
+        """Spawn the child and send it the run; False (with a RunFailed event) if that failed."""
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+        # The child runs in REPO_ROOT: a relative run_dir is made absolute against this process's cwd.
+        run_dir = os.path.abspath(self.run_dir) if self.run_dir is not None else None
+        request = {"config": self.cfg.to_dict(), "run_dir": run_dir, "threads": self.threads}
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "core.engine.worker"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT, env=env,
+                text=True, encoding="utf-8", errors="replace", bufsize=1)
+        except OSError as e:
+            self._fail(f"cannot start the training process: {e}", traceback.format_exc())
+            return False
+        self._stderr_thread = threading.Thread(target=self._drain_stderr, args=(self._proc.stderr,),
+                                               name=f"hypermask-stderr-{id(self)}", daemon=True)
+        self._stderr_thread.start()
+        # The request, then the control state set before start() (e.g. a pause), in one go.
+        self._send(json.dumps(request, separators=(",", ":")), *self._control.commands())
+        return True
+
+    def _send(self, *lines: str) -> None:
+        """Write lines to the child's stdin; a dead or closed child is ignored."""
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            return
+        with self._stdin_lock:
+            try:
+                proc.stdin.write("".join(line + "\n" for line in lines))
+                proc.stdin.flush()
+            except (OSError, ValueError):  # BrokenPipeError, or closed after the child ended
+                pass
+
+    def _drain_stderr(self, stream: IO[str]) -> None:
+        """Keep the last STDERR_TAIL lines of the child's stderr (and never let the pipe fill)."""
+        for line in stream:
+            self._stderr_tail.append(line.rstrip("\n"))
+
+    def _read_child(self) -> None:
+        """Parse the child's event lines until EOF, wait for its exit, then close its pipes."""
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    e = ev.from_json(line)
+                except (ValueError, TypeError):
+                    self._stderr_tail.append(f"[not an event on stdout] {line[:200]}")
+                    continue
+                self._emit(e)
+        finally:
+            code = proc.wait()
+            if self._stderr_thread is not None:
+                self._stderr_thread.join(5)
+            draining = self._stderr_thread is not None and self._stderr_thread.is_alive()
+            with self._stdin_lock:  # (stderr stays open if something still holds it: no close under a read)
+                for stream in (proc.stdin, proc.stdout, None if draining else proc.stderr):
+                    try:
+                        if stream is not None:
+                            stream.close()
+                    except OSError:
+                        pass
+            if self._terminal is None:
+                tail = list(self._stderr_tail)
+                last = next((s.strip() for s in reversed(tail) if s.strip()), "")
+                msg = f"training process ended without a result: {_exit_text(code)}"
+                self._fail(msg + (f"; last stderr line: {last}" if last else ""),
+                           "\n".join(tail) or "(nothing on stderr)")
+                self._save_failure()
+
+    def _save_failure(self) -> None:
+        """Best effort: record the synthesized RunFailed in run_dir (events.jsonl, metrics status), as
+        the loop itself does for a failure it catches. The child is gone, so nobody else writes."""
+        e = self._terminal
+        if self.run_dir is None or not isinstance(e, ev.RunFailed):
+            return
+        from core.checkpoint import write_json_atomic
+
+        try:
+            log = self.run_dir / "events.jsonl"
+            if log.exists():
+                with open(log, "rb+") as f:  # a torn last line (killed mid-write) gets its own line
+                    torn = False
+                    if f.seek(0, os.SEEK_END) > 0:
+                        f.seek(-1, os.SEEK_END)
+                        torn = f.read(1) != b"\n"
+                    f.write((("\n" if torn else "") + ev.to_json(e) + "\n").encode("utf-8"))
+            metrics_path = self.run_dir / "metrics.json"
+            if metrics_path.exists():
+                metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+                if isinstance(metrics, dict) and metrics.get("status") == "running":
+                    metrics.update(status="failed", error=e.message)
+                    write_json_atomic(metrics_path, metrics)
+        except (OSError, ValueError):
+            pass
+
+    # --- viewer side ---------------------------------------------------------------------------
+    def start(self) -> "BackgroundRun":
+        """Start the worker: the thread, or the child process and its reader thread; later calls do
+        nothing. Never raises for a child that cannot start: the run then ends at once with a
+        RunFailed event (status 'failed')."""
+        with self._lock:
+            if self._started:
+                return self
+            self._started = True
+        if not self.process or self._start_process():
+            self._thread.start()
+        return self
+
+    def _command(self, name: str) -> None:
+        self._control.apply(name)
+        if self.process:
+            self._send(name)
+
+    def pause(self) -> None:
+        """Block the training before its next step."""
+        self._command("pause")
+
+    def resume(self) -> None:
+        """Continue a paused run."""
+        self._command("resume")
+
+    def step(self) -> None:
+        """While paused: train until the next periodic evaluation, then pause again."""
+        self._command("step")
+
+    def stop(self) -> None:
+        """End the run within one step; it is saved as stopped (completed tasks stay saved)."""
+        self._command("stop")
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait up to `timeout` seconds (None: forever) for the worker; True if it has ended (for a
+        child: its events are all read and it has exited)."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        return not self.alive
+
+    @property
+    def alive(self) -> bool:
+        """True from `start()` until the worker has ended (for a child: stdout at EOF and exited)."""
+        return self._thread.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id in process mode once started; None in thread mode."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def paused(self) -> bool:
+        """True while the live run is held by `pause()` (or at the end of a `step()`)."""
+        return self.alive and self._control.paused
 
     @property
     def stopping(self) -> bool:
-        return self._stop.is_set() and self.alive
+        """True between `stop()` and the end of the worker."""
+        return self._control.stopped and self.alive
 
     def events_since(self, cursor: int = 0) -> tuple[list[ev.Event], int]:
         """Events from index `cursor` on and the new cursor (thread-safe, non-destructive)."""
@@ -117,18 +380,21 @@ class BackgroundRun:
 
     @property
     def n_events(self) -> int:
+        """How many events the run has emitted so far."""
         with self._lock:
             return len(self._events)
 
     def status(self) -> str:
-        """'running', 'paused', 'stopping', or the terminal state 'finished' / 'stopped' / 'failed'."""
+        """'starting' (not started), 'running', 'paused', 'stopping', or — from the terminal event —
+        'finished', 'stopped' (RunFinished.stopped) or 'failed' (RunFailed)."""
         if self.alive:
-            return "stopping" if self._stop.is_set() else ("paused" if self.paused else "running")
-        if self.result is None:
+            return "stopping" if self._control.stopped else ("paused" if self.paused else "running")
+        last = self._terminal
+        if last is None:
             return "starting"
-        if self.result.error:
+        if isinstance(last, ev.RunFailed):
             return "failed"
-        return "stopped" if self.result.stopped else "finished"
+        return "stopped" if isinstance(last, ev.RunFinished) and last.stopped else "finished"
 
 
 class RunRegistry:
@@ -138,19 +404,21 @@ class RunRegistry:
         self._runs: dict[str, BackgroundRun] = {}
         self._lock = threading.Lock()
 
-    def start(self, cfg: RunConfig, run_dir: str | Path, threads: int | None = None) -> BackgroundRun:
-        """Start and register a run writing to `run_dir`; refuses a folder that already has a live run.
-        `threads`: torch intra-op threads for the worker (see BackgroundRun)."""
+    def start(self, cfg: RunConfig, run_dir: str | Path, threads: int | None = None,
+              process: bool = False) -> BackgroundRun:
+        """Start and register a run writing to `run_dir`; refuses (`ValueError`) a folder that already
+        has a live run. `threads`, `process`: see BackgroundRun."""
         key = str(Path(run_dir).resolve())
         with self._lock:
             old = self._runs.get(key)
             if old is not None and old.alive:
                 raise ValueError(f"a run is already training into {run_dir}")
-            run = BackgroundRun(cfg, run_dir, threads)
+            run = BackgroundRun(cfg, run_dir, threads, process=process)
             self._runs[key] = run
         return run.start()
 
     def get(self, run_dir: str | Path) -> BackgroundRun | None:
+        """The run registered for `run_dir`, live or ended; None if none."""
         return self._runs.get(str(Path(run_dir).resolve()))
 
     def active(self) -> dict[str, BackgroundRun]:
@@ -167,6 +435,7 @@ class RunRegistry:
         return len(done)
 
     def all(self) -> dict[str, BackgroundRun]:
+        """Every registered run (live and ended), by resolved folder path."""
         with self._lock:
             return dict(self._runs)
 
