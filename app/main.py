@@ -22,6 +22,21 @@ from app.components.config_form import keep_form_values  # noqa: E402
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 
 
+def preload_plotly() -> None:
+    """Start loading Streamlit's Plotly chunk while the page's script is still running.
+
+    The browser fetches and evaluates that 4.7 MB chunk only when the first Plotly element arrives,
+    which on a cold start puts about 0.3 s of download on the way to the first chart. An `import()`
+    of the same URL at the top of the page starts it at once; the later import by Streamlit reuses
+    the same module. A performance hint only: if this Streamlit build has no such file, nothing
+    is added to the page."""
+    folder = Path(st.__file__).parent / "static" / "static" / "js"
+    chunk = next(iter(sorted(folder.glob("PlotlyChart.*.js"))), None)
+    if chunk is not None:
+        st.html(f'<script>import(new URL("static/js/{chunk.name}", document.baseURI).href)</script>',
+                unsafe_allow_javascript=True)
+
+
 def main() -> None:
     """Configure the app and run the selected page."""
     st.set_page_config(page_title="HyperMask Explorer", page_icon=":material/texture:", layout="wide")
@@ -33,6 +48,7 @@ def main() -> None:
         st.Page(PAGES_DIR / "embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
         st.Page(PAGES_DIR / "runs.py", title="Runs", icon=":material/folder_open:"),
     ]
+    preload_plotly()  # the first chart is on its way sooner
     page = st.navigation(pages)
     keep_form_values()
     page.run()

@@ -9,6 +9,7 @@ second tab re-attaches instead of starting again.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ _COMPARE = "_compare_group"  # list[str]: run folders of the Compare page's live
 _FLASH = "_flash"  # list[(level, text)] shown once on the next run
 _PENDING_DELETE = "_pending_delete"  # str | None: run folder awaiting confirmation
 _PROJECTION = "_projection_request"  # dict | None: the last projection asked for
+_FIGURES = "_live_figures"  # dict[chart key, (signature, figure)]: see memo_figure
 
 
 @dataclass
@@ -40,6 +42,19 @@ def live_view(run_dir: str) -> LiveView:
     if run_dir not in views:
         views[run_dir] = LiveView()
     return views[run_dir]
+
+
+def memo_figure(key: str, signature: Hashable, build: Callable[[], Any]) -> Any:
+    """The figure drawn under chart `key`, rebuilt by `build()` only when `signature` (e.g. the number
+    of events it is drawn from) differs from the last call's. Live views rerun several times a
+    second and most of their figures change less often than that (session-scoped)."""
+    memo: dict[str, tuple[Hashable, Any]] = st.session_state.setdefault(_FIGURES, {})
+    hit = memo.get(key)
+    if hit is not None and hit[0] == signature:
+        return hit[1]
+    fig = build()
+    memo[key] = (signature, fig)
+    return fig
 
 
 def train_run() -> str | None:

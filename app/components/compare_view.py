@@ -3,11 +3,12 @@ BWT / forgetting with deltas against fine-tuning, and the accuracy matrices side
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import streamlit as st
 
+from app import state
 from app.components import charts, live, ui
 from core.metrics import summarize
 
@@ -25,11 +26,14 @@ def partial_metrics(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str,
                     statuses: Mapping[str, str] | None = None,
-                    samples: Mapping[str, Sequence[tuple[float, int]]] | None = None) -> None:
+                    samples: Mapping[str, Sequence[tuple[float, int]]] | None = None,
+                    matrices_folded: bool = False) -> None:
     """Draw the comparison of `runs` (label → event records of one run each).
 
     Element keys: `<prefix>_forgetting`, `<prefix>_metrics`, `<prefix>_acc_<k>` (k = 0, 1, …).
     With `statuses`, a progress bar per run is shown and the charts update in place (live comparisons).
+    `matrices_folded`: the accuracy matrices go into a collapsed expander (key `<prefix>_matrices`)
+    and are built only once it is opened.
     """
     live_view = statuses is not None  # charts redrawn by the polling fragment update in place
     if not runs:
@@ -46,8 +50,17 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
             if end is not None and end.get("kind") == "run_failed":
                 st.error(f"{label} failed: {end.get('message', '')}")
     n_tasks = max((n for n, _ in totals), default=0)
-    fig = charts.compare_forgetting(runs, total_steps=total, title="Forgetting curves: accuracy of every seen task",
-                                    uirevision=f"{prefix}-fc", height=560 if n_tasks * len(runs) > 10 else None)
+
+    def figure(key: str, kinds: tuple[str, ...], build: Callable[[], Any]) -> Any:
+        """Live: rebuilt only when the events it is drawn from change (the fragment reruns often)."""
+        if not live_view:
+            return build()
+        sig = tuple((label, live.signature(recs, kinds)) for label, recs in runs.items())
+        return state.memo_figure(key, (sig, total), build)
+
+    fig = figure(f"{prefix}_forgetting", ("task_started", "evaluated"), lambda: charts.compare_forgetting(
+        runs, total_steps=total, title="Forgetting curves: accuracy of every seen task", uirevision=f"{prefix}-fc",
+        height=560 if n_tasks * len(runs) > 10 else None))
     ui.chart(fig, f"{prefix}_forgetting",
              "Accuracy of each task (colour) while later tasks are trained; line style = method; dashed "
              "verticals mark task switches. Falling lines are forgetting.", live=live_view)
@@ -63,15 +76,25 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
         if m:
             ui.metrics_row(m, base if label != BASELINE else None, BASELINE)
     if any(metrics.values()):
-        fig = charts.metric_bars({k: v for k, v in metrics.items() if v}, uirevision=f"{prefix}-bars")
+        fig = figure(f"{prefix}_metrics", ("task_finished",), lambda: charts.metric_bars(
+            {k: v for k, v in metrics.items() if v}, uirevision=f"{prefix}-bars"))
         ui.chart(fig, f"{prefix}_metrics",
                  "Average accuracy (ACC), backward transfer (BWT) and forgetting per method, in %.", live=live_view)
     ui.formulas(f"{prefix}_formulas")
-    cols = st.columns(len(runs))
-    for k, (col, (label, recs)) in enumerate(zip(cols, runs.items())):
-        with col:
-            fig = charts.accuracy_matrix_heatmap(live.acc_rows(recs), title=f"{label}: R[i, j]",
-                                                 uirevision=f"{prefix}-acc-{k}")
-            ui.chart(fig, f"{prefix}_acc_{k}",
-                     f"{label}: row i = after training task i, column j = task evaluated; a row fills in "
-                     "as each task finishes.", live=live_view)
+    if matrices_folded:
+        box = st.expander("Accuracy matrices R[i, j]", expanded=False, key=f"{prefix}_matrices", on_change="rerun",
+                          icon=":material/grid_on:")
+        if not box.open:  # lazy: drawn only when the reader opens it (keeps the first page light)
+            return
+    else:
+        box = st.container()
+    with box:
+        cols = st.columns(len(runs))
+        for k, (col, (label, recs)) in enumerate(zip(cols, runs.items())):
+            with col:
+                fig = figure(f"{prefix}_acc_{k}", ("task_finished",), lambda recs=recs, label=label, k=k:
+                             charts.accuracy_matrix_heatmap(live.acc_rows(recs), title=f"{label}: R[i, j]",
+                                                            uirevision=f"{prefix}-acc-{k}"))
+                ui.chart(fig, f"{prefix}_acc_{k}",
+                         f"{label}: row i = after training task i, column j = task evaluated; a row fills in "
+                         "as each task finishes.", live=live_view)

@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import cached, state
+from app import cached, paths, state
 from core.engine import events as ev
 from core.engine.runner import REGISTRY, BackgroundRun
 
@@ -73,6 +73,21 @@ def acc_rows(records: Sequence[Mapping[str, Any]]) -> list[list[float | None]]:
 def done_rows(records: Sequence[Mapping[str, Any]]) -> list[list[float]]:
     """The finished rows of R only (ragged lower triangle), for `core.metrics.summarize`."""
     return [list(e["acc_row"]) for e in records if e.get("kind") == "task_finished"]
+
+
+def signature(records: Sequence[Mapping[str, Any]], kinds: Sequence[str]) -> tuple[Any, ...]:
+    """What a chart drawn from the `kinds` events of one run depends on: the run folder named by its
+    RunStarted event, the number of records of each kind, and whether the run has ended. Equal
+    signatures mean an identical figure (for `state.memo_figure`)."""
+    counts = dict.fromkeys(kinds, 0)
+    run_dir = None
+    for e in records:
+        k = e.get("kind")
+        if k in counts:
+            counts[k] += 1
+        elif k == "run_started":
+            run_dir = e.get("run_dir")
+    return (run_dir, *counts.values(), terminal(records) is not None)
 
 
 def terminal(records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -160,19 +175,14 @@ def status(run_dir: str) -> str:
     return "interrupted" if s == "running" else s
 
 
-THREADS = 1
-
-
 def start(cfg: Any, run_dir: str) -> BackgroundRun:
     """Register and start a run in a training process (raises ValueError if too many are live).
 
     A child process, not a thread: the Streamlit server's own Python work (reruns, figures) would
-    otherwise hold the GIL against the training loop. One torch thread: the child shares 2 cores with
-    the server and the browser, and two OpenMP threads that must meet at every barrier stall whenever
-    either core is taken."""
+    otherwise hold the GIL against the training loop. Threads: `paths.train_threads()`."""
     if len(REGISTRY.active()) >= MAX_LIVE_RUNS:
         raise ValueError(f"{MAX_LIVE_RUNS} runs are already training on this machine; stop one first")
-    return REGISTRY.start(cfg, run_dir, threads=THREADS, process=True)
+    return REGISTRY.start(cfg, run_dir, threads=paths.train_threads(), process=True)
 
 
 def control(run_dirs: Sequence[str], action: str) -> None:

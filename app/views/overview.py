@@ -89,7 +89,7 @@ def main() -> None:
         st.info(f"Only {METHOD_LABELS.get(methods[0], methods[0])} is available for {bench}; "
                 "train the other method on the Compare page to see both.")
     _headline(runs)
-    draw_comparison(runs, "overview")
+    draw_comparison(runs, "overview", matrices_folded=True)  # matrices on demand: a light first page
     st.divider()
     c = st.columns(4)
     c[0].page_link("views/train.py", label="Train live", icon=":material/model_training:")

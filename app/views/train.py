@@ -18,6 +18,11 @@ from core.checkpoint import RunError, new_run_dir
 from core.config import RunConfig
 from core.engine.runner import REGISTRY
 
+# The events each live chart is drawn from (its figure is rebuilt only when their counts change).
+FC_KINDS = ("task_started", "evaluated")
+LOSS_KINDS = ("task_started", "step_logged")
+ACC_KINDS = ("task_finished",)
+
 
 def _start(cfg: RunConfig) -> None:
     """Start button callback: new run folder under the runs dir, start the worker, attach."""
@@ -66,17 +71,22 @@ def _live_body(run_dir: str) -> None:
     n_tasks, iters = live.run_info(recs)
     total = n_tasks * iters or None
     left, right = st.columns([3, 2])
+    # Figures are rebuilt only when their events change (the fragment reruns every 0.4 s).
     with left:
-        fig = charts.forgetting_curves(recs, total_steps=total, uirevision="live-fc",
-                                       title="Live forgetting curves")
+        fig = state.memo_figure("live_forgetting", (live.signature(recs, FC_KINDS), total),
+                                lambda: charts.forgetting_curves(recs, total_steps=total, uirevision="live-fc",
+                                                                 title="Live forgetting curves"))
         ui.chart(fig, "live_forgetting", "Accuracy of each seen task (periodic evaluation on a test subsample) "
                  "against training iterations; dashed lines mark task switches.", live=True)
-        fig = ui.robust_log_range(charts.loss_curves(recs, total_steps=total, uirevision="live-loss"))
+        fig = state.memo_figure("live_losses", (live.signature(recs, LOSS_KINDS), total),
+                                lambda: ui.robust_log_range(charts.loss_curves(recs, total_steps=total,
+                                                                               uirevision="live-loss")))
         ui.chart(fig, "live_losses", "Loss terms as added to the loss: cross-entropy, β·R_hnet (hypernetwork "
                  "output regulariser) and λ·R_target (target weight regulariser); log scale.", live=True)
     with right:
-        fig = charts.accuracy_matrix_heatmap(live.acc_rows(recs), uirevision="live-acc",
-                                             title="Accuracy matrix R[i, j]")
+        fig = state.memo_figure("live_acc_matrix", (live.signature(recs, ACC_KINDS), n_tasks),
+                                lambda: charts.accuracy_matrix_heatmap(live.acc_rows(recs), uirevision="live-acc",
+                                                                       title="Accuracy matrix R[i, j]"))
         ui.chart(fig, "live_acc_matrix", "Row i: accuracy on every task j after training task i (full test "
                  "sets); a row appears when a task finishes.", live=True)
         m = partial_metrics(recs)

@@ -116,9 +116,16 @@ def test_overview_shows_pretrained_comparison(env: Path) -> None:
     at = _app()
     assert not at.exception
     keys = _chart_keys(at)
-    assert "overview_forgetting" in keys and "overview_acc_0" in keys and "overview_acc_1" in keys
+    assert "overview_forgetting" in keys and "overview_metrics" in keys
+    assert not any(k.startswith("overview_acc_") for k in keys)  # folded: built only when opened
     assert any("task-incremental" in m.value for m in at.markdown)
-    assert len(at.expander) >= 1  # metric formulas
+    labels = [e.label for e in at.expander]
+    assert "How the metrics are computed" in labels and "Accuracy matrices R[i, j]" in labels
+    at.session_state["overview_matrices"] = True  # the reader opens the folded matrices
+    at.run()
+    assert not at.exception
+    keys = _chart_keys(at)
+    assert "overview_acc_0" in keys and "overview_acc_1" in keys
 
 
 def test_overview_without_pretrained_runs(env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def test_regularisers_zero_at_task_start_then_grow() -> None:
     x, y = _batch()
     hm.begin_task(2)
     first = hm.losses(x, y, 2, 30.0)
-    assert first["r_hnet"].item() < 1e-10 and float(first["r_target"]) == 0.0  # equal up to rounding
+    assert first["r_hnet"].detach().item() < 1e-10 and float(first["r_target"].detach()) == 0.0  # equal up to rounding
     opt = torch.optim.SGD(hm.parameters(), lr=0.5)
     for _ in range(3):
         opt.zero_grad()
