@@ -4,12 +4,14 @@ Environment variables are read here, in the app only (core never reads them):
   HYPERMASK_RUNS_DIR        folder for new and saved runs (default: <repo>/runs)
   HYPERMASK_PRETRAINED_DIR  folder with the shipped runs and manifest.json (default: <repo>/pretrained)
   HYPERMASK_TRAIN_THREADS   torch threads of a training process started by the app (default: half the cores)
+  HYPERMASK_CACHE_DIR       where the live-chart component's files are assembled (default: the user cache)
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,3 +96,14 @@ def train_threads() -> int:
             raise ValueError(f"HYPERMASK_TRAIN_THREADS={raw!r}: must be at least 1")
         return n
     return max(1, (os.cpu_count() or 2) // 2)
+
+
+def cache_roots() -> list[Path]:
+    """Folders to try, in order, for files the app assembles at run time: `HYPERMASK_CACHE_DIR`,
+    then `$XDG_CACHE_HOME` (or ~/.cache)/hypermask-explorer, then the temp folder."""
+    roots = []
+    if os.environ.get("HYPERMASK_CACHE_DIR"):
+        roots.append(Path(os.environ["HYPERMASK_CACHE_DIR"]))
+    roots.append(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hypermask-explorer")
+    roots.append(Path(tempfile.gettempdir()) / "hypermask-explorer")
+    return roots

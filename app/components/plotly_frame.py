@@ -17,25 +17,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
-import streamlit as st
 from streamlit.components import v1 as components
+
+from app import paths
 
 SOURCE_DIR = Path(__file__).parent / "plotly_live"
 DEFAULT_HEIGHT = 450  # px, Plotly's default figure height
-
-
-def _cache_roots() -> list[Path]:
-    roots = []
-    if os.environ.get("HYPERMASK_CACHE_DIR"):
-        roots.append(Path(os.environ["HYPERMASK_CACHE_DIR"]))
-    roots.append(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hypermask-explorer")
-    roots.append(Path(tempfile.gettempdir()) / "hypermask-explorer")
-    return roots
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,7 +39,7 @@ def component_dir() -> Path | None:
 
     html = (SOURCE_DIR / "index.html").read_bytes()
     tag = hashlib.sha256(html + plotly.__version__.encode()).hexdigest()[:16]
-    for root in _cache_roots():
+    for root in paths.cache_roots():
         d = root / f"plotly_live-{tag}"
         if (d / "index.html").is_file() and (d / "plotly.min.js").is_file():
             return d
