@@ -9,6 +9,7 @@ second tab re-attaches instead of starting again.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,16 +45,18 @@ def live_view(run_dir: str) -> LiveView:
     return views[run_dir]
 
 
-def memo_figure(key: str, signature: Hashable, build: Callable[[], Any]) -> Any:
+def memo_figure(key: str, signature: Hashable, build: Callable[[], Any], min_interval_s: float = 0.0) -> Any:
     """The figure drawn under chart `key`, rebuilt by `build()` only when `signature` (e.g. the number
-    of events it is drawn from) differs from the last call's. Live views rerun several times a
-    second and most of their figures change less often than that (session-scoped)."""
-    memo: dict[str, tuple[Hashable, Any]] = st.session_state.setdefault(_FIGURES, {})
+    of events it is drawn from) differs from the last call's, and then not more often than every
+    `min_interval_s` seconds. Live views rerun several times a second and most of their figures change
+    less often than that, or matter less (session-scoped)."""
+    memo: dict[str, tuple[Hashable, Any, float]] = st.session_state.setdefault(_FIGURES, {})
     hit = memo.get(key)
-    if hit is not None and hit[0] == signature:
+    now = time.monotonic()
+    if hit is not None and (hit[0] == signature or now - hit[2] < min_interval_s):
         return hit[1]
     fig = build()
-    memo[key] = (signature, fig)
+    memo[key] = (signature, fig, now)
     return fig
 
 

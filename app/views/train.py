@@ -22,6 +22,7 @@ from core.engine.runner import REGISTRY
 FC_KINDS = ("task_started", "evaluated")
 LOSS_KINDS = ("task_started", "step_logged")
 ACC_KINDS = ("task_finished",)
+LOSS_REFRESH_S = 1.0  # the loss curves (a new point every few steps) redraw at most once a second
 
 
 def _start(cfg: RunConfig) -> None:
@@ -78,9 +79,11 @@ def _live_body(run_dir: str) -> None:
                                                                  title="Live forgetting curves"))
         ui.chart(fig, "live_forgetting", "Accuracy of each seen task (periodic evaluation on a test subsample) "
                  "against training iterations; dashed lines mark task switches.", live=True)
-        fig = state.memo_figure("live_losses", (live.signature(recs, LOSS_KINDS), total),
+        loss_sig = live.signature(recs, LOSS_KINDS)
+        fig = state.memo_figure("live_losses", (loss_sig, total),
                                 lambda: ui.robust_log_range(charts.loss_curves(recs, total_steps=total,
-                                                                               uirevision="live-loss")))
+                                                                               uirevision="live-loss")),
+                                min_interval_s=0.0 if loss_sig[-1] else LOSS_REFRESH_S)
         ui.chart(fig, "live_losses", "Loss terms as added to the loss: cross-entropy, β·R_hnet (hypernetwork "
                  "output regulariser) and λ·R_target (target weight regulariser); log scale.", live=True)
     with right:

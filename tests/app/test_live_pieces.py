@@ -49,7 +49,8 @@ def _memo_script() -> None:
         st.session_state["builds"] += 1
         return f"figure {st.session_state['builds']}"
 
-    st.write(state.memo_figure("k", st.session_state.get("sig", 0), build))
+    st.write(state.memo_figure("k", st.session_state.get("sig", 0), build,
+                               min_interval_s=st.session_state.get("interval", 0.0)))
 
 
 def test_memo_figure_rebuilds_only_when_the_signature_changes() -> None:
@@ -58,6 +59,10 @@ def test_memo_figure_rebuilds_only_when_the_signature_changes() -> None:
     at.run()
     assert at.session_state["builds"] == 1 and at.markdown[0].value == "figure 1"
     at.session_state["sig"] = 1
+    at.run()
+    assert at.session_state["builds"] == 2 and at.markdown[0].value == "figure 2"
+    at.session_state["interval"] = 3600.0  # a new signature within the interval: the old figure
+    at.session_state["sig"] = 2
     at.run()
     assert at.session_state["builds"] == 2 and at.markdown[0].value == "figure 2"
 
