@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.config import check_threads
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -87,15 +89,23 @@ def train_threads() -> int:
     1: two OpenMP threads that must meet at every barrier stall whenever the UI takes either core
     (measured 14 ms/iteration against 6.5 with one thread, Split MNIST demo)."""
     raw = os.environ.get("HYPERMASK_TRAIN_THREADS", "").strip()
-    if raw:
-        try:
-            n = int(raw)
-        except ValueError:
-            raise ValueError(f"HYPERMASK_TRAIN_THREADS={raw!r}: expected a whole number of threads") from None
-        if n < 1:
-            raise ValueError(f"HYPERMASK_TRAIN_THREADS={raw!r}: must be at least 1")
-        return n
-    return max(1, (os.cpu_count() or 2) // 2)
+    if not raw:
+        return max(1, (os.cpu_count() or 2) // 2)
+    try:
+        n: object = int(raw)
+    except ValueError:
+        n = raw
+    return check_threads(n, "HYPERMASK_TRAIN_THREADS")
+
+
+def settings_problem() -> str | None:
+    """A one-line description of a bad app setting that would make every run fail to start (shown on
+    the Train and Compare pages, whose Start buttons it disables), or None."""
+    try:
+        train_threads()
+    except ValueError as e:
+        return f"Cannot start runs: {e}. Fix the environment variable and restart the app."
+    return None
 
 
 def cache_roots() -> list[Path]:

@@ -19,7 +19,7 @@ import streamlit as st
 _LIVE = "_live_views"  # dict[run_dir, LiveView]
 _TRAIN_RUN = "_train_attached"  # str | None: run folder the Train page shows
 _SELECTED = "_selected_run"  # str | None: run opened on the Masks / Embeddings pages
-_COMPARE = "_compare_group"  # list[str]: run folders of the Compare page's live group
+_COMPARE = "_compare_group"  # list[str] | None: run folders of the Compare page's group ([] = closed)
 _FLASH = "_flash"  # list[(level, text)] shown once on the next run
 _PENDING_DELETE = "_pending_delete"  # str | None: run folder awaiting confirmation
 _PROJECTION = "_projection_request"  # dict | None: the last projection asked for
@@ -76,8 +76,10 @@ def set_selected_run(run_dir: str | None) -> None:
     st.session_state[_SELECTED] = run_dir
 
 
-def compare_group() -> list[str]:
-    return list(st.session_state.get(_COMPARE, []))
+def compare_group() -> list[str] | None:
+    """The Compare page's group of runs; [] once the user closed it, None if this session never chose."""
+    group = st.session_state.get(_COMPARE)
+    return None if group is None else list(group)
 
 
 def set_compare_group(run_dirs: list[str]) -> None:

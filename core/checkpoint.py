@@ -76,21 +76,22 @@ def new_run_dir(root: str | Path, cfg: RunConfig) -> Path:
 LOCK_FILE = ".run.lock"
 
 
-def check_out_dir(path: str | Path) -> Path:
-    """Check, without creating anything, that `path` can become a new run folder.
+def check_out_dir(path: str | Path, name: str = "--out") -> Path:
+    """Check, without creating anything, that `path` can become a new run folder. `name` is how the
+    messages call the path (the CLI's `--out`, the worker's `run_dir`).
 
     Raises:
         RunError: empty path, a file, a folder that already holds a run or anything else.
     """
     if not str(path).strip():
-        raise RunError("--out is empty; give a new folder for the run")
+        raise RunError(f"{name} is empty; give a new folder for the run")
     p = Path(path).expanduser()
     if p.exists() and not p.is_dir():
-        raise RunError(f"--out {p} is a file; give a folder for the run")
+        raise RunError(f"{name} {p} is a file; give a folder for the run")
     if (p / "config.json").exists() or (p / "metrics.json").exists():
-        raise RunError(f"--out {p} already holds a run; choose a new folder (nothing was overwritten)")
+        raise RunError(f"{name} {p} already holds a run; choose a new folder (nothing was overwritten)")
     if p.is_dir() and any(p.iterdir()):
-        raise RunError(f"--out {p} is a folder that is not empty; give a new or empty folder")
+        raise RunError(f"{name} {p} is a folder that is not empty; give a new or empty folder")
     return p
 
 

@@ -14,7 +14,7 @@ import sys
 from typing import Sequence
 
 from core.checkpoint import RunError, check_out_dir, prepare_out_dir
-from core.config import BENCHMARKS, METHODS, RunConfig
+from core.config import BENCHMARKS, METHODS, RunConfig, check_threads
 from core.data.benchmarks import make_benchmark
 from core.data.sources import DataError
 from core.engine import events as ev
@@ -130,8 +130,8 @@ def train(a: argparse.Namespace) -> int:
         if cfg.data.benchmark == "split-digits" and a.data != "bundled":
             raise ValueError(f"--data {a.data}: split-digits always uses scikit-learn's 8×8 digits; "
                              "--data applies to split-mnist and permuted-mnist")
-        if a.threads is not None and a.threads < 1:
-            raise ValueError(f"--threads {a.threads}: must be at least 1")
+        if a.threads is not None:
+            check_threads(a.threads, "--threads")
         check_out_dir(a.out)
         bench = make_benchmark(cfg.data, cfg.train.seed)
         out = prepare_out_dir(a.out)  # created only once everything else has been checked

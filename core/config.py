@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,22 @@ BETA_NORMS = ("reference", "hnet")
 
 #: Version of the run-folder layout written by `core.checkpoint`; bumped on incompatible changes.
 FORMAT_VERSION = 1
+
+
+def max_threads() -> int:
+    """The most torch CPU threads a run may ask for: 4 per core (more only slows a run down, and huge
+    counts crash PyTorch's thread pool)."""
+    return 4 * (os.cpu_count() or 1)
+
+
+def check_threads(n: object, name: str = "threads") -> int:
+    """`n` as a torch thread count in [1, `max_threads()`]; raises `ValueError` naming `name` and the
+    bad value otherwise (also for non-integers and booleans)."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise ValueError(f"{name} {n!r}: expected a whole number of threads")
+    if not 1 <= n <= max_threads():
+        raise ValueError(f"{name} {n}: must be between 1 and {max_threads()} (4 per CPU core)")
+    return n
 
 
 def _check_finite(name: str, value: float) -> None:

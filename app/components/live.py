@@ -9,16 +9,20 @@ event arrives it calls a full-app `st.rerun()`, which re-declares it with `run_e
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from app import cached, paths, state
 from core.engine import events as ev
-from core.engine.runner import REGISTRY, BackgroundRun
+from core.checkpoint import new_run_dir
+from core.engine.runner import REGISTRY
 
 REFRESH_S = 0.4  # fragment refresh interval while a run is live (2.5 refreshes a second)
 MAX_LIVE_RUNS = 4  # refuse to start more concurrent runs than this (small CPUs)
@@ -35,12 +39,13 @@ def add_group(run_dirs: Sequence[str]) -> None:
         _GROUPS.append(list(run_dirs))
 
 
-def newest_live_group() -> list[str]:
-    """The newest compare group with a live run, or []."""
-    active = REGISTRY.active()
+def newest_group() -> list[str]:
+    """The newest compare group started by this server (live or finished since), or []: a refresh
+    or a new tab shows it again."""
+    known = REGISTRY.all()
     with _GROUPS_LOCK:
         for g in reversed(_GROUPS):
-            if any(d in active for d in g):
+            if any(d in known for d in g):
                 return list(g)
     return []
 
@@ -110,7 +115,10 @@ def progress(records: Sequence[Mapping[str, Any]], samples: Sequence[tuple[float
     task = min(done // max(iters, 1), n_tasks - 1)
     text = f"iteration {done:,} / {total:,} · task {task + 1} of {n_tasks}"
     if status in ("running",) and len(samples) >= 2:
-        recent = [s for s in samples if s[0] >= samples[-1][0] - _RATE_WINDOW_S]
+        # from the first step on: the seconds a training process spends starting are not training
+        recent = [s for s in samples if s[0] >= samples[-1][0] - _RATE_WINDOW_S and s[1] > 0]
+        if len(recent) < 2:
+            return done / total, text + " · estimating time left…"
         (t0, g0), (t1, g1) = recent[0], recent[-1]
         if t1 - t0 >= 2.0 and g1 - g0 >= 3:
             left = (total - done) / ((g1 - g0) / (t1 - t0))
@@ -175,14 +183,36 @@ def status(run_dir: str) -> str:
     return "interrupted" if s == "running" else s
 
 
-def start(cfg: Any, run_dir: str) -> BackgroundRun:
-    """Register and start a run in a training process (raises ValueError if too many are live).
+def start_runs(configs: Sequence[Any], root: str | Path) -> list[str]:
+    """Start one run per config (a compare group shares a seed), each in a new folder under `root`
+    and in its own training process; returns the run folders.
 
     A child process, not a thread: the Streamlit server's own Python work (reruns, figures) would
-    otherwise hold the GIL against the training loop. Threads: `paths.train_threads()`."""
-    if len(REGISTRY.active()) >= MAX_LIVE_RUNS:
-        raise ValueError(f"{MAX_LIVE_RUNS} runs are already training on this machine; stop one first")
-    return REGISTRY.start(cfg, run_dir, threads=paths.train_threads(), process=True)
+    otherwise hold the GIL against the training loop. Threads per run: `paths.train_threads()`.
+    Everything that can refuse the start (settings, the live-run limit) is checked before any folder
+    is made, and folders made before a failure are removed again if still empty.
+
+    Raises:
+        ValueError: a bad setting, or more than MAX_LIVE_RUNS live runs; RunError / OSError: the runs
+        folder cannot take a new run.
+    """
+    threads = paths.train_threads()
+    if len(REGISTRY.active()) + len(configs) > MAX_LIVE_RUNS:
+        raise ValueError(f"at most {MAX_LIVE_RUNS} runs may train at once on this machine and "
+                         f"{len(REGISTRY.active())} are running; stop some first")
+    dirs: list[str] = []
+    try:
+        for cfg in configs:
+            dirs.append(str(new_run_dir(root, cfg).resolve()))
+            REGISTRY.start(cfg, dirs[-1], threads=threads, process=True)
+    except Exception:
+        control(dirs, "stop")
+        for d in dirs:
+            if REGISTRY.get(d) is None:
+                with contextlib.suppress(OSError):
+                    os.rmdir(d)  # only an empty folder goes
+        raise
+    return dirs
 
 
 def control(run_dirs: Sequence[str], action: str) -> None:

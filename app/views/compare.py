@@ -12,25 +12,16 @@ from app.components import live, ui
 from app.components.compare_view import draw_comparison
 from app.components.config_form import METHOD_LABELS, compare_config_ui
 from app.components.run_picker import available_runs
-from core.checkpoint import RunError, new_run_dir
+from core.checkpoint import RunError
 from core.config import RunConfig
 from core.engine.runner import REGISTRY
 
 
 def _start(configs: dict[str, RunConfig]) -> None:
     """Start button callback: one run folder and one worker per method, registered as a group."""
-    if len(REGISTRY.active()) + len(configs) > live.MAX_LIVE_RUNS:
-        state.flash("error", f"Too many runs are training on this machine (at most {live.MAX_LIVE_RUNS}); "
-                             "stop some on the Train page first.")
-        return
-    dirs: list[str] = []
     try:
-        for cfg in configs.values():
-            d = str(new_run_dir(paths.runs_dir(), cfg).resolve())
-            live.start(cfg, d)
-            dirs.append(d)
+        dirs = live.start_runs(list(configs.values()), paths.runs_dir())
     except (RunError, ValueError, OSError) as e:
-        live.control(dirs, "stop")
         state.flash("error", f"Could not start the comparison: {e}")
         return
     live.add_group(dirs)
@@ -97,10 +88,12 @@ def main() -> None:
                 "HyperMask's stay up.")
     for level, text in state.pop_flashes():
         getattr(st, level)(text)
-    problem = paths.runs_dir_problem()
+    problem = paths.runs_dir_problem() or paths.settings_problem()
     if problem:
         st.warning(problem, icon=":material/folder_off:")
-    group = state.compare_group() or live.newest_live_group()
+    group = state.compare_group()
+    if group is None:  # a new session (refresh, second tab): the newest comparison of this server
+        group = live.newest_group()
     if group and not any(REGISTRY.get(d) is not None for d in group):
         group = []  # runs of an earlier server process: open them below instead
     with st.expander("Start a live comparison", expanded=not group, key="compare_config", on_change="rerun"):

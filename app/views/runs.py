@@ -206,7 +206,9 @@ def main() -> None:
     if bad:
         st.warning("Some folders are not readable runs and were skipped:\n\n" +
                    "\n".join(f"- `{s.name}` — unreadable: {s.error}" for s in bad))
-    st.dataframe(_table(rows), key="runs_table", hide_index=True)
+    st.dataframe(_table(rows), key="runs_table", hide_index=True, column_config={
+        "ACC %": st.column_config.NumberColumn(format="%.1f"), "BWT %": st.column_config.NumberColumn(format="%+.1f"),
+        "status": st.column_config.TextColumn(width="medium")})
     by_path = {str(s.path.resolve()): (origin, s) for origin, s in rows}
     chosen = state.selected_run()
     state.put("runs_selected", chosen if chosen in by_path else state.get("runs_selected"))

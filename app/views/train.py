@@ -14,7 +14,7 @@ from app import paths, state
 from app.components import charts, live, ui
 from app.components.compare_view import partial_metrics
 from app.components.config_form import METHOD_LABELS, train_config_ui
-from core.checkpoint import RunError, new_run_dir
+from core.checkpoint import RunError
 from core.config import RunConfig
 from core.engine.runner import REGISTRY
 
@@ -28,8 +28,7 @@ LOSS_REFRESH_S = 1.0  # the loss curves (a new point every few steps) redraw at 
 def _start(cfg: RunConfig) -> None:
     """Start button callback: new run folder under the runs dir, start the worker, attach."""
     try:
-        run_dir = str(new_run_dir(paths.runs_dir(), cfg).resolve())
-        live.start(cfg, run_dir)
+        run_dir = live.start_runs([cfg], paths.runs_dir())[0]
     except (RunError, ValueError, OSError) as e:
         state.flash("error", f"Could not start the run: {e}")
         return
@@ -38,11 +37,12 @@ def _start(cfg: RunConfig) -> None:
 
 
 def _attach_ui() -> str | None:
-    """Which run this page shows: the session's run, else the newest live one (re-attach)."""
+    """Which run this page shows: the session's run, else the newest live one (re-attach), else the
+    newest this server has trained (a refresh after the run ended still shows it)."""
     active = list(REGISTRY.active())
     current = state.train_run()
-    if current is None and active:
-        current = active[-1]
+    if current is None and (active or REGISTRY.all()):
+        current = active[-1] if active else list(REGISTRY.all())[-1]
         state.set_train_run(current)
     options = list(dict.fromkeys(([current] if current else []) + active[::-1]))
     if len(options) > 1 or (options and options[0] not in active):
@@ -104,7 +104,7 @@ def main() -> None:
     ui.scenario()
     for level, text in state.pop_flashes():
         getattr(st, level)(text)
-    problem = paths.runs_dir_problem()
+    problem = paths.runs_dir_problem() or paths.settings_problem()
     if problem:
         st.warning(problem, icon=":material/folder_off:")
     current = _attach_ui()

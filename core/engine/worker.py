@@ -3,10 +3,12 @@
 Protocol (JSON lines, UTF-8; never pickle):
 
 * stdin, first line: `{"config": RunConfig.to_dict(), "run_dir": str | null, "threads": int | null}`.
-  A line that is not such an object ends the worker with one error line on stderr and exit code 2.
+  Sections or fields missing from `config` take `RunConfig`'s defaults. `run_dir` must be a new or
+  empty folder (as `python -m core train --out`); `threads` in [1, 4 per core]. A line that is not
+  such an object ends the worker with one error line on stderr and exit code 2.
 * stdin, further lines: `pause`, `resume`, `step`, `stop` (see `core.engine.runner.RunControl`; the
   same state machine as the thread worker). EOF on stdin — the parent closed the pipe or died — is
-  `stop`: the run ends within one step and is saved as stopped.
+  `stop`: the run ends within one step and is saved as stopped. So are SIGINT and SIGTERM.
 * stdout: the training events, one `events.to_json` line each, flushed per line, ending with exactly
   one RunFinished or RunFailed. Before training, file descriptor 1 is pointed at stderr, so that
   whatever else prints (this code, torch, other libraries) goes to stderr and never into the events.
@@ -21,13 +23,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from core.config import RunConfig
+from core.checkpoint import RunError, check_out_dir
+from core.config import RunConfig, check_threads
 from core.engine import events as ev
 from core.engine.runner import RunControl
 
@@ -50,8 +54,8 @@ def parse_request(line: str) -> WorkerRequest:
         raise ValueError("expected a JSON object, got an empty line (or no input)")
     try:
         data: Any = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"not JSON ({e})") from None
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"not JSON ({type(e).__name__}: {str(e)[:100]})") from None
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
     unknown = sorted(set(data) - set(REQUEST_KEYS))
@@ -62,8 +66,13 @@ def parse_request(line: str) -> WorkerRequest:
     run_dir, threads = data.get("run_dir"), data.get("threads")
     if run_dir is not None and not isinstance(run_dir, str):
         raise ValueError(f"run_dir must be a string or null, got {run_dir!r}")
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise ValueError(f"threads must be a positive integer or null, got {threads!r}")
+    if threads is not None:
+        check_threads(threads, "threads")
+    if run_dir is not None:
+        try:  # a new or empty folder only: never write into the working directory or over a run
+            check_out_dir(run_dir, name="run_dir")
+        except RunError as e:
+            raise ValueError(str(e)) from None
     try:
         cfg = RunConfig.from_dict(data["config"])
     except (ValueError, TypeError) as e:
@@ -123,6 +132,8 @@ def main() -> int:
     events_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
 
+    # SIGTERM (e.g. to the server's whole process group) ends the run like Ctrl-C: saved as stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     control = RunControl()
     threading.Thread(target=read_commands, args=(stdin, control), name="commands", daemon=True).start()
 

@@ -91,7 +91,20 @@ def test_train_threads_default_and_bad_values(monkeypatch: pytest.MonkeyPatch) -
     assert paths.train_threads() == max(1, (os.cpu_count() or 2) // 2)
     monkeypatch.setenv("HYPERMASK_TRAIN_THREADS", " 3 ")
     assert paths.train_threads() == 3
-    for bad in ("0", "-2", "abc", "1.5"):
+    assert paths.settings_problem() is None
+    for bad in ("0", "-2", "abc", "1.5", "100000"):
         monkeypatch.setenv("HYPERMASK_TRAIN_THREADS", bad)
-        with pytest.raises(ValueError, match=f"HYPERMASK_TRAIN_THREADS={bad!r}"):
+        with pytest.raises(ValueError, match=f"HYPERMASK_TRAIN_THREADS '?{bad}'?"):
             paths.train_threads()
+        assert "HYPERMASK_TRAIN_THREADS" in paths.settings_problem()
+
+
+def test_time_left_ignores_the_seconds_before_the_first_step() -> None:
+    recs = [{"kind": "run_started", "n_tasks": 2, "iters_per_task": 500},
+            {"kind": "step_logged", "task": 1, "step": 0, "global_step": 500, "losses": {}}]
+    # 2.4 s of process start at step 0, then 200 iterations a second
+    samples = [(0.0, 0), (1.2, 0), (2.4, 0), (3.0, 100), (4.0, 300), (5.0, 500)]
+    frac, text = live.progress(recs, samples, "running")
+    assert frac == 0.5 and "task 2 of 2" in text and "about 2 s left" in text
+    _, text = live.progress(recs, samples[:4], "running")  # one sample after the start: no guess yet
+    assert "estimating time left" in text

@@ -63,6 +63,7 @@ def env(tmp_path: Path, pretrained: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
         run.stop()
     for run in REGISTRY.all().values():
         assert run.join(10), "a live run did not stop"
+    REGISTRY.forget_finished()  # the next test's pages start without this test's runs
 
 
 def _app(page: str | None = None) -> AppTest:
@@ -359,6 +360,17 @@ def test_runs_dir_that_is_a_file_is_reported_up_front(env: Path, tmp_path: Path,
         assert not at.exception
         assert any("is a file" in w.value for w in at.warning), page
     assert _app("views/train.py").button(key="train_start").disabled
+
+
+@pytest.mark.parametrize("page, start", [("views/train.py", "train_start"), ("views/compare.py", "compare_start")])
+def test_bad_thread_setting_is_reported_up_front(env: Path, monkeypatch: pytest.MonkeyPatch, page: str,
+                                                 start: str) -> None:
+    monkeypatch.setenv("HYPERMASK_TRAIN_THREADS", "abc")
+    at = _app(page)
+    assert not at.exception
+    assert any("HYPERMASK_TRAIN_THREADS 'abc'" in w.value for w in at.warning)
+    assert at.button(key=start).disabled
+    assert not list(env.iterdir())  # no run folder was made
 
 
 def test_runs_page_imports_a_zip_of_the_run_folder(env: Path, pretrained: Path) -> None:

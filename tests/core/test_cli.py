@@ -19,6 +19,7 @@ from core.cli import build_parser, config_from_args, main
     (["--seed", "99999999999999999999"], "seed=99999999999999999999"),
     (["--data", "/tmp/some.npz"], "split-digits always uses"),
     (["--threads", "0"], "--threads 0"),
+    (["--threads", "100000"], "--threads 100000"),
 ])
 def test_bad_values_fail_before_training(tmp_path, capsys, args, needle) -> None:
     out = tmp_path / "run"

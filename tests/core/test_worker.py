@@ -191,9 +191,36 @@ def test_worker_stops_on_stdin_eof(tmp_path: Path) -> None:
     assert kinds[0] == "run_started" and _metrics_status(tmp_path) == "stopped"
 
 
+def test_worker_sigterm_saves_a_stopped_run(tmp_path: Path) -> None:
+    """SIGTERM (e.g. sent to the server's whole process group) ends the run like Ctrl-C: saved as stopped."""
+    p = _worker()
+    assert p.stdin is not None and p.stdout is not None
+    p.stdin.write(json.dumps({"config": tiny_config(**LONG).to_dict(), "run_dir": str(tmp_path), "threads": 1})
+                  + "\n")
+    p.stdin.flush()
+    for line in p.stdout:
+        if ev.from_json(line).kind == "step_logged":
+            break
+    p.send_signal(signal.SIGTERM)
+    rest = [ev.from_json(line) for line in p.stdout]
+    p.wait(30)
+    assert isinstance(rest[-1], ev.RunFinished) and rest[-1].stopped
+    assert _metrics_status(tmp_path) == "stopped"
+
+
 @pytest.mark.parametrize("first_line", ["garbage\n", "[1, 2]\n", "", '{"config": {"bogus": {}}}\n',
-                                        '{"config": {}, "threads": 0}\n', '{"cfg": {}}\n'])
-def test_worker_rejects_a_bad_first_line(first_line: str) -> None:
+                                        '{"config": {}, "threads": 0}\n', '{"cfg": {}}\n',
+                                        '{"config": {}, "threads": 100000}\n', '{"config": {}, "run_dir": ""}\n',
+                                        "[" * 100000 + "\n", "FILE", "RUN"])
+def test_worker_rejects_a_bad_first_line(first_line: str, tmp_path: Path) -> None:
+    if first_line in ("FILE", "RUN"):  # a file, or a folder that already holds a run: never written over
+        target = tmp_path / "x"
+        if first_line == "FILE":
+            target.write_text("not a folder")
+        else:
+            target.mkdir()
+            (target / "config.json").write_text("{}")
+        first_line = json.dumps({"config": {}, "run_dir": str(target)}) + "\n"
     p = _worker()
     out, err = p.communicate(first_line, timeout=30)
     assert p.returncode == 2 and out == ""
