@@ -33,7 +33,7 @@ def test_regularisers_zero_at_task_start_then_grow() -> None:
         hm.losses(x, y, 2, 30.0)["ce"].backward()  # CE alone moves Θ, e_2 and W
         opt.step()
     later = hm.losses(x, y, 2, 30.0)
-    assert float(later["r_hnet"]) > 0.0 and float(later["r_target"]) > 0.0
+    assert float(later["r_hnet"].detach()) > 0.0 and float(later["r_target"].detach()) > 0.0
 
 
 def test_no_regularisers_on_task_zero_and_when_weights_zero() -> None:
