@@ -62,7 +62,7 @@ def test_r_target_masked_and_pure_values() -> None:
         m = hm.masks(1, 30.0)["hidden.0.weight"]
         n = hm.target.hidden[0].weight.numel()
         want = float((0.5 * m).sum()) if variant == "masked" else 0.5 * n
-        assert float(hm.losses(x, y, 1, 30.0)["r_target"]) == pytest.approx(want, rel=1e-4)
+        assert float(hm.losses(x, y, 1, 30.0)["r_target"].detach()) == pytest.approx(want, rel=1e-4)
 
 
 def test_r_hnet_value_and_normalisation() -> None:
