@@ -75,7 +75,7 @@ def test_r_hnet_value_and_normalisation() -> None:
         n_out = hm.hypernet.n_out  # type: ignore[union-attr]
         # every old output moved by exactly 0.1: (1/t) Σ_j ‖Δ‖² = 0.01·N_out
         want = factor * 0.01 * n_out
-        assert float(hm.losses(x, y, 3, 30.0)["r_hnet"]) == pytest.approx(want, rel=1e-3)
+        assert float(hm.losses(x, y, 3, 30.0)["r_hnet"].detach()) == pytest.approx(want, rel=1e-3)
     assert regulariser_weight(0.5, 0, "reference") == 0.5
     assert regulariser_weight(0.5, 4, "reference") == 0.125
     assert regulariser_weight(0.5, 4, "hnet") == 0.5
