@@ -172,11 +172,12 @@ def _worker() -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=env)
 
 
-def test_worker_stops_on_stdin_eof(tmp_path: Path) -> None:
-    """The parent closing the pipe (or dying) stops the run, saved as stopped; stdout is events only."""
+def _training_worker(run_dir: Path) -> tuple[subprocess.Popen[str], list[str]]:
+    """A worker training a long tiny run into `run_dir`, read up to its first StepLogged event;
+    returns it and the kinds of the events read."""
     p = _worker()
     assert p.stdin is not None and p.stdout is not None
-    p.stdin.write(json.dumps({"config": tiny_config(**LONG).to_dict(), "run_dir": str(tmp_path), "threads": 1})
+    p.stdin.write(json.dumps({"config": tiny_config(**LONG).to_dict(), "run_dir": str(run_dir), "threads": 1})
                   + "\n")
     p.stdin.flush()
     kinds = []
@@ -184,8 +185,14 @@ def test_worker_stops_on_stdin_eof(tmp_path: Path) -> None:
         kinds.append(ev.from_json(line).kind)
         if kinds[-1] == "step_logged":
             break
-    p.stdin.close()
-    rest = [ev.from_json(line) for line in p.stdout]  # every stdout line is an event
+    return p, kinds
+
+
+def test_worker_stops_on_stdin_eof(tmp_path: Path) -> None:
+    """The parent closing the pipe (or dying) stops the run, saved as stopped; stdout is events only."""
+    p, kinds = _training_worker(tmp_path)
+    p.stdin.close()  # type: ignore[union-attr]
+    rest = [ev.from_json(line) for line in p.stdout]  # type: ignore[union-attr] # every stdout line is an event
     assert p.wait(30) == 0
     assert isinstance(rest[-1], ev.RunFinished) and rest[-1].stopped
     assert kinds[0] == "run_started" and _metrics_status(tmp_path) == "stopped"
@@ -193,16 +200,9 @@ def test_worker_stops_on_stdin_eof(tmp_path: Path) -> None:
 
 def test_worker_sigterm_saves_a_stopped_run(tmp_path: Path) -> None:
     """SIGTERM (e.g. sent to the server's whole process group) ends the run like Ctrl-C: saved as stopped."""
-    p = _worker()
-    assert p.stdin is not None and p.stdout is not None
-    p.stdin.write(json.dumps({"config": tiny_config(**LONG).to_dict(), "run_dir": str(tmp_path), "threads": 1})
-                  + "\n")
-    p.stdin.flush()
-    for line in p.stdout:
-        if ev.from_json(line).kind == "step_logged":
-            break
+    p, _ = _training_worker(tmp_path)
     p.send_signal(signal.SIGTERM)
-    rest = [ev.from_json(line) for line in p.stdout]
+    rest = [ev.from_json(line) for line in p.stdout]  # type: ignore[union-attr]
     p.wait(30)
     assert isinstance(rest[-1], ev.RunFinished) and rest[-1].stopped
     assert _metrics_status(tmp_path) == "stopped"
