@@ -6,6 +6,7 @@ shows a shipped pretrained comparison, so something meaningful appears before an
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -22,6 +23,13 @@ from app.components.config_form import keep_form_values  # noqa: E402
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 
 
+@functools.lru_cache(maxsize=1)
+def _plotly_chunk() -> str | None:
+    """File name of Streamlit's Plotly chunk in this install (looked up once per server)."""
+    folder = Path(st.__file__).parent / "static" / "static" / "js"
+    return next((p.name for p in sorted(folder.glob("PlotlyChart.*.js"))), None)
+
+
 def preload_plotly() -> None:
     """Start loading Streamlit's Plotly chunk while the page's script is still running.
 
@@ -30,10 +38,9 @@ def preload_plotly() -> None:
     of the same URL at the top of the page starts it at once; the later import by Streamlit reuses
     the same module. A performance hint only: if this Streamlit build has no such file, nothing
     is added to the page."""
-    folder = Path(st.__file__).parent / "static" / "static" / "js"
-    chunk = next(iter(sorted(folder.glob("PlotlyChart.*.js"))), None)
+    chunk = _plotly_chunk()
     if chunk is not None:
-        st.html(f'<script>import(new URL("static/js/{chunk.name}", document.baseURI).href)</script>',
+        st.html(f'<script>import(new URL("static/js/{chunk}", document.baseURI).href)</script>',
                 unsafe_allow_javascript=True)
 
 

@@ -146,6 +146,31 @@ class RunFiles:
         self._log.close()
 
 
+def record_failure(path: str | Path, event: ev.RunFailed) -> None:
+    """Best effort, for a run whose writer died without ending it (e.g. a killed training process):
+    append `event` to events.jsonl (on a line of its own if the last line was torn mid-write) and
+    set metrics.json's status to "failed" if it still says "running". Never raises; a folder without
+    those files is left alone."""
+    path = Path(path)
+    try:
+        log = path / "events.jsonl"
+        if log.exists():
+            with open(log, "rb+") as f:
+                torn = False
+                if f.seek(0, os.SEEK_END) > 0:
+                    f.seek(-1, os.SEEK_END)
+                    torn = f.read(1) != b"\n"
+                f.write((("\n" if torn else "") + ev.to_json(event) + "\n").encode("utf-8"))
+        metrics_path = path / "metrics.json"
+        if metrics_path.exists():
+            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+            if isinstance(metrics, dict) and metrics.get("status") == "running":
+                metrics.update(status="failed", error=event.message)
+                write_json_atomic(metrics_path, metrics)
+    except (OSError, ValueError):
+        pass
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

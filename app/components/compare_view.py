@@ -58,7 +58,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
         sig = tuple((label, live.signature(recs, kinds)) for label, recs in runs.items())
         return state.memo_figure(key, (sig, total), build)
 
-    fig = figure(f"{prefix}_forgetting", ("task_started", "evaluated"), lambda: charts.compare_forgetting(
+    fig = figure(f"{prefix}_forgetting", live.FC_KINDS, lambda: charts.compare_forgetting(
         runs, total_steps=total, title="Forgetting curves: accuracy of every seen task", uirevision=f"{prefix}-fc",
         height=560 if n_tasks * len(runs) > 10 else None))
     ui.chart(fig, f"{prefix}_forgetting",
@@ -76,7 +76,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
         if m:
             ui.metrics_row(m, base if label != BASELINE else None, BASELINE)
     if any(metrics.values()):
-        fig = figure(f"{prefix}_metrics", ("task_finished",), lambda: charts.metric_bars(
+        fig = figure(f"{prefix}_metrics", live.ACC_KINDS, lambda: charts.metric_bars(
             {k: v for k, v in metrics.items() if v}, uirevision=f"{prefix}-bars"))
         ui.chart(fig, f"{prefix}_metrics",
                  "Average accuracy (ACC), backward transfer (BWT) and forgetting per method, in %.", live=live_view)
@@ -92,7 +92,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
         cols = st.columns(len(runs))
         for k, (col, (label, recs)) in enumerate(zip(cols, runs.items())):
             with col:
-                fig = figure(f"{prefix}_acc_{k}", ("task_finished",), lambda recs=recs, label=label, k=k:
+                fig = figure(f"{prefix}_acc_{k}", live.ACC_KINDS, lambda recs=recs, label=label, k=k:
                              charts.accuracy_matrix_heatmap(live.acc_rows(recs), title=f"{label}: R[i, j]",
                                                             uirevision=f"{prefix}-acc-{k}"))
                 ui.chart(fig, f"{prefix}_acc_{k}",

@@ -80,6 +80,12 @@ def done_rows(records: Sequence[Mapping[str, Any]]) -> list[list[float]]:
     return [list(e["acc_row"]) for e in records if e.get("kind") == "task_finished"]
 
 
+# The events each live chart is drawn from: its figure is rebuilt only when their counts change.
+FC_KINDS = ("task_started", "evaluated")  # forgetting curves
+LOSS_KINDS = ("task_started", "step_logged")  # loss terms
+ACC_KINDS = ("task_finished",)  # accuracy matrix, metrics
+
+
 def signature(records: Sequence[Mapping[str, Any]], kinds: Sequence[str]) -> tuple[Any, ...]:
     """What a chart drawn from the `kinds` events of one run depends on: the run folder named by its
     RunStarted event, the number of records of each kind, and whether the run has ended. Equal

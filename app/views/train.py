@@ -18,10 +18,6 @@ from core.checkpoint import RunError
 from core.config import RunConfig
 from core.engine.runner import REGISTRY
 
-# The events each live chart is drawn from (its figure is rebuilt only when their counts change).
-FC_KINDS = ("task_started", "evaluated")
-LOSS_KINDS = ("task_started", "step_logged")
-ACC_KINDS = ("task_finished",)
 LOSS_REFRESH_S = 1.0  # the loss curves (a new point every few steps) redraw at most once a second
 
 
@@ -74,14 +70,14 @@ def _live_body(run_dir: str) -> None:
     # The forgetting curves take the full width (the chart the page is for, readable on a small
     # screen too); the loss terms and the accuracy matrix share the row below. Figures are rebuilt
     # only when their events change (the fragment reruns every 0.4 s).
-    fig = state.memo_figure("live_forgetting", (live.signature(recs, FC_KINDS), total),
+    fig = state.memo_figure("live_forgetting", (live.signature(recs, live.FC_KINDS), total),
                             lambda: charts.forgetting_curves(recs, total_steps=total, uirevision="live-fc",
                                                              title="Live forgetting curves"))
     ui.chart(fig, "live_forgetting", "Accuracy of each seen task (periodic evaluation on a test subsample) "
              "against training iterations; dashed lines mark task switches.", live=True)
     left, right = st.columns([3, 2])
     with left:
-        loss_sig = live.signature(recs, LOSS_KINDS)
+        loss_sig = live.signature(recs, live.LOSS_KINDS)
         fig = state.memo_figure("live_losses", (loss_sig, total),
                                 lambda: ui.robust_log_range(charts.loss_curves(recs, total_steps=total,
                                                                                uirevision="live-loss")),
@@ -89,7 +85,7 @@ def _live_body(run_dir: str) -> None:
         ui.chart(fig, "live_losses", "Loss terms as added to the loss: cross-entropy, β·R_hnet (hypernetwork "
                  "output regulariser) and λ·R_target (target weight regulariser); log scale.", live=True)
     with right:
-        fig = state.memo_figure("live_acc_matrix", (live.signature(recs, ACC_KINDS), n_tasks),
+        fig = state.memo_figure("live_acc_matrix", (live.signature(recs, live.ACC_KINDS), n_tasks),
                                 lambda: charts.accuracy_matrix_heatmap(live.acc_rows(recs), uirevision="live-acc",
                                                                        title="Accuracy matrix R[i, j]"))
         ui.chart(fig, "live_acc_matrix", "Row i: accuracy on every task j after training task i (full test "

@@ -286,30 +286,12 @@ class BackgroundRun:
                 self._save_failure()
 
     def _save_failure(self) -> None:
-        """Best effort: record the synthesized RunFailed in run_dir (events.jsonl, metrics status), as
-        the loop itself does for a failure it catches. The child is gone, so nobody else writes."""
-        e = self._terminal
-        if self.run_dir is None or not isinstance(e, ev.RunFailed):
-            return
-        from core.checkpoint import write_json_atomic
+        """Record the synthesized RunFailed in run_dir, as the loop does for a failure it catches (the
+        child is gone, so nobody else writes there)."""
+        if self.run_dir is not None and isinstance(self._terminal, ev.RunFailed):
+            from core.checkpoint import record_failure
 
-        try:
-            log = self.run_dir / "events.jsonl"
-            if log.exists():
-                with open(log, "rb+") as f:  # a torn last line (killed mid-write) gets its own line
-                    torn = False
-                    if f.seek(0, os.SEEK_END) > 0:
-                        f.seek(-1, os.SEEK_END)
-                        torn = f.read(1) != b"\n"
-                    f.write((("\n" if torn else "") + ev.to_json(e) + "\n").encode("utf-8"))
-            metrics_path = self.run_dir / "metrics.json"
-            if metrics_path.exists():
-                metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-                if isinstance(metrics, dict) and metrics.get("status") == "running":
-                    metrics.update(status="failed", error=e.message)
-                    write_json_atomic(metrics_path, metrics)
-        except (OSError, ValueError):
-            pass
+            record_failure(self.run_dir, self._terminal)
 
     # --- viewer side ---------------------------------------------------------------------------
     def start(self) -> "BackgroundRun":

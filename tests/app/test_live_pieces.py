@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from app import paths
 from app.components import live, plotly_frame
 
-FC = ("task_started", "evaluated")
+FC = live.FC_KINDS
 
 
 def _events() -> list[dict]:
