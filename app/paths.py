@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,14 +105,3 @@ def settings_problem() -> str | None:
     except ValueError as e:
         return f"Cannot start runs: {e}. Fix the environment variable and restart the app."
     return None
-
-
-def cache_roots() -> list[Path]:
-    """Folders to try, in order, for files the app assembles at run time: `HYPERMASK_CACHE_DIR`,
-    then `$XDG_CACHE_HOME` (or ~/.cache)/hypermask-explorer, then the temp folder."""
-    roots = []
-    if os.environ.get("HYPERMASK_CACHE_DIR"):
-        roots.append(Path(os.environ["HYPERMASK_CACHE_DIR"]))
-    roots.append(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hypermask-explorer")
-    roots.append(Path(tempfile.gettempdir()) / "hypermask-explorer")
-    return roots

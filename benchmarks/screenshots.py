@@ -60,7 +60,7 @@ def _check(driver, page: str) -> None:  # noqa: ANN001
 def overview(driver, url: str, out: Path) -> None:  # noqa: ANN001
     driver.set_window_size(WIDTH, 1500)
     driver.get(url + "/")
-    wait_css(driver, PLOT_CSS, 90)
+    wait_for(lambda: plot_traces(driver, "overview_forgetting") >= 1, 90, "the Overview's forgetting curves")
     _settle(driver)
     _check(driver, "overview")
     screenshot(driver, out / "screenshot_overview.png")

@@ -17,9 +17,11 @@ run_started, task_started, step_logged, evaluated, task_finished, run_finished, 
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import plotly.graph_objects as go
@@ -27,6 +29,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 __all__ = [
+    "FIGURE_LOCK",
     "PLOTLY_CONFIG",
     "plotly_config",
     "task_color",
@@ -73,6 +76,26 @@ _METRIC_ALIASES: dict[str, tuple[str, ...]] = {
     "forgetting": ("forgetting", "avg_forgetting", "fgt"),
     "fwt": ("fwt", "forward_transfer", "forward transfer"),
 }
+
+
+#: Held while a figure is built (every figure function here) or serialised (`app.components.ui.chart`),
+#: and while pandas is imported for the first time (`import_pandas`). Plotly reads
+#: `sys.modules["pandas"]` without taking the import lock whenever it validates or serialises a value,
+#: so a figure built in one browser session while another session's thread is importing pandas would
+#: meet a half-initialised module (AttributeError). The app never imports pandas for its default page,
+#: which keeps the first chart 0.3 s sooner; `app/main.py` imports it holding this lock before any
+#: other page.
+FIGURE_LOCK = threading.RLock()
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _holding_figure_lock(fn: _F) -> _F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with FIGURE_LOCK:
+            return fn(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -201,6 +224,7 @@ def _as_float_matrix(matrix: Any) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # 1–3: curves from events
 # ----------------------------------------------------------------------------------------------
+@_holding_figure_lock
 def forgetting_curves(events: Sequence[Mapping[str, Any]], *, title: str = "Forgetting curves",
                       uirevision: str = "fc", total_steps: int | None = None,
                       height: int | None = None) -> go.Figure:
@@ -233,6 +257,7 @@ def forgetting_curves(events: Sequence[Mapping[str, Any]], *, title: str = "Forg
     return fig
 
 
+@_holding_figure_lock
 def compare_forgetting(runs: Mapping[str, Sequence[Mapping[str, Any]]], *,
                        title: str = "Forgetting curves: comparison", uirevision: str = "fc-compare",
                        total_steps: int | None = None, height: int | None = None) -> go.Figure:
@@ -266,6 +291,7 @@ def compare_forgetting(runs: Mapping[str, Sequence[Mapping[str, Any]]], *,
     return fig
 
 
+@_holding_figure_lock
 def loss_curves(events: Sequence[Mapping[str, Any]], *, log_y: bool = True,
                 title: str = "Loss terms", uirevision: str = "loss",
                 total_steps: int | None = None, max_points: int | None = 4000,
@@ -319,6 +345,7 @@ def loss_curves(events: Sequence[Mapping[str, Any]], *, log_y: bool = True,
 # ----------------------------------------------------------------------------------------------
 # 4–7: heatmaps
 # ----------------------------------------------------------------------------------------------
+@_holding_figure_lock
 def accuracy_matrix_heatmap(matrix: Sequence[Sequence[float | None]] | np.ndarray, *,
                             title: str = "Accuracy matrix R[i, j]", uirevision: str = "acc-matrix",
                             height: int | None = None) -> go.Figure:
@@ -361,6 +388,7 @@ def accuracy_matrix_heatmap(matrix: Sequence[Sequence[float | None]] | np.ndarra
     return fig
 
 
+@_holding_figure_lock
 def mask_overlap_heatmap(overlap: np.ndarray, *, layer: str, measure: str,
                          title: str | None = None, uirevision: str = "mask-overlap",
                          task_labels: Sequence[str] | None = None,
@@ -394,6 +422,7 @@ def mask_overlap_heatmap(overlap: np.ndarray, *, layer: str, measure: str,
     return fig
 
 
+@_holding_figure_lock
 def sparsity_heatmap(sparsity: np.ndarray, layers: Sequence[str], *,
                      title: str = "Mask sparsity per task and layer", uirevision: str = "sparsity",
                      task_labels: Sequence[str] | None = None,
@@ -426,6 +455,7 @@ def sparsity_heatmap(sparsity: np.ndarray, layers: Sequence[str], *,
     return fig
 
 
+@_holding_figure_lock
 def neuron_usage(usage: np.ndarray, layer: str, *, title: str | None = None,
                  uirevision: str = "neuron-usage", zmax: float | None = None,
                  height: int | None = None) -> go.Figure:
@@ -457,6 +487,7 @@ def neuron_usage(usage: np.ndarray, layer: str, *, title: str | None = None,
     return fig
 
 
+@_holding_figure_lock
 def input_masks_grid(images: np.ndarray, *, title: str = "First-layer masks on the input grid",
                      uirevision: str = "input-masks", task_labels: Sequence[str] | None = None,
                      max_cols: int = 10, zmin: float = 0.0, zmax: float | None = None,
@@ -521,6 +552,7 @@ def input_masks_grid(images: np.ndarray, *, title: str = "First-layer masks on t
 # ----------------------------------------------------------------------------------------------
 # 9–11: histogram, scatter, bars
 # ----------------------------------------------------------------------------------------------
+@_holding_figure_lock
 def mask_histogram(values_per_task: Mapping[int, np.ndarray], thresholds: Mapping[int, float], *,
                    log_y: bool = True, bins: int = 60, drop_zeros: bool = False,
                    title: str = "Mask value histogram", uirevision: str = "mask-hist",
@@ -594,6 +626,7 @@ def _label_order(labels: Sequence[Any]) -> list[Any]:
         return uniq
 
 
+@_holding_figure_lock
 def projection_scatter(points: np.ndarray, labels: Sequence[Any], hover: Sequence[str] | None = None,
                        *, color_title: str, title: str = "2-D projection",
                        uirevision: str = "projection", highlight: np.ndarray | None = None,
@@ -680,6 +713,7 @@ def _lookup_metric(values: Mapping[str, float], metric: str) -> float | None:
     return None
 
 
+@_holding_figure_lock
 def metric_bars(summary: Mapping[str, Mapping[str, float]], *,
                 metrics: Sequence[str] = ("ACC", "BWT", "forgetting"),
                 title: str = "Continual-learning metrics", uirevision: str = "metrics",

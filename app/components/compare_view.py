@@ -63,7 +63,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
         height=560 if n_tasks * len(runs) > 10 else None))
     ui.chart(fig, f"{prefix}_forgetting",
              "Accuracy of each task (colour) while later tasks are trained; line style = method; dashed "
-             "verticals mark task switches. Falling lines are forgetting.", live=live_view)
+             "verticals mark task switches. Falling lines are forgetting.", in_place=True)
     metrics = {label: partial_metrics(recs) for label, recs in runs.items()}
     done = {label: len(live.done_rows(recs)) for label, recs in runs.items()}
     base = metrics.get(BASELINE) if len(set(done.values())) == 1 else None
@@ -79,7 +79,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
         fig = figure(f"{prefix}_metrics", live.ACC_KINDS, lambda: charts.metric_bars(
             {k: v for k, v in metrics.items() if v}, uirevision=f"{prefix}-bars"))
         ui.chart(fig, f"{prefix}_metrics",
-                 "Average accuracy (ACC), backward transfer (BWT) and forgetting per method, in %.", live=live_view)
+                 "Average accuracy (ACC), backward transfer (BWT) and forgetting per method, in %.", in_place=True)
     ui.formulas(f"{prefix}_formulas")
     if matrices_folded:
         box = st.expander("Accuracy matrices R[i, j]", expanded=False, key=f"{prefix}_matrices", on_change="rerun",
@@ -97,4 +97,4 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
                                                             uirevision=f"{prefix}-acc-{k}"))
                 ui.chart(fig, f"{prefix}_acc_{k}",
                          f"{label}: row i = after training task i, column j = task evaluated; a row fills in "
-                         "as each task finishes.", live=live_view)
+                         "as each task finishes.", in_place=True)

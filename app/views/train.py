@@ -74,7 +74,7 @@ def _live_body(run_dir: str) -> None:
                             lambda: charts.forgetting_curves(recs, total_steps=total, uirevision="live-fc",
                                                              title="Live forgetting curves"))
     ui.chart(fig, "live_forgetting", "Accuracy of each seen task (periodic evaluation on a test subsample) "
-             "against training iterations; dashed lines mark task switches.", live=True)
+             "against training iterations; dashed lines mark task switches.", in_place=True)
     left, right = st.columns([3, 2])
     with left:
         loss_sig = live.signature(recs, live.LOSS_KINDS)
@@ -83,13 +83,13 @@ def _live_body(run_dir: str) -> None:
                                                                                uirevision="live-loss")),
                                 min_interval_s=0.0 if loss_sig[-1] else LOSS_REFRESH_S)
         ui.chart(fig, "live_losses", "Loss terms as added to the loss: cross-entropy, β·R_hnet (hypernetwork "
-                 "output regulariser) and λ·R_target (target weight regulariser); log scale.", live=True)
+                 "output regulariser) and λ·R_target (target weight regulariser); log scale.", in_place=True)
     with right:
         fig = state.memo_figure("live_acc_matrix", (live.signature(recs, live.ACC_KINDS), n_tasks),
                                 lambda: charts.accuracy_matrix_heatmap(live.acc_rows(recs), uirevision="live-acc",
                                                                        title="Accuracy matrix R[i, j]"))
         ui.chart(fig, "live_acc_matrix", "Row i: accuracy on every task j after training task i (full test "
-                 "sets); a row appears when a task finishes.", live=True)
+                 "sets); a row appears when a task finishes.", in_place=True)
         m = partial_metrics(recs)
         if m:
             st.metric("Average accuracy (ACC)", ui.pct(m.get("avg_acc")))
@@ -105,7 +105,8 @@ def main() -> None:
     problem = paths.runs_dir_problem() or paths.settings_problem()
     if problem:
         st.warning(problem, icon=":material/folder_off:")
-    current = _attach_ui()
+    with st.container():  # always there: when the run ends and the picker appears, nothing below moves
+        current = _attach_ui()  # (a moved chart would be mounted afresh and lose the user's zoom)
     with st.expander("Configure a new run", expanded=current is None, key="train_config", on_change="rerun"):
         res = train_config_ui("train")
         if res.config is not None:

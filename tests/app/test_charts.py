@@ -59,7 +59,7 @@ def test_module_imports_only_plotly_numpy():
         elif isinstance(node, ast.ImportFrom) and node.module:
             mods.add(node.module.split(".")[0])
     assert "streamlit" not in mods and "torch" not in mods
-    assert mods <= {"__future__", "math", "collections", "typing", "numpy", "plotly"}
+    assert mods <= {"__future__", "functools", "math", "threading", "collections", "typing", "numpy", "plotly"}
 
 
 def test_plotly_config():

@@ -1,16 +1,23 @@
 """The pieces that keep live views cheap and in place: figure signatures and memo, the in-place chart
-component's folder, and the app's training threads."""
+component's bundle, the lock between figures and the pandas import, and the app's training threads."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
+import threading
 from pathlib import Path
 
+import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import paths
-from app.components import live, plotly_frame
+from app.components import charts, live, plotly_frame
+
+ROOT = Path(__file__).resolve().parents[2]
 
 FC = live.FC_KINDS
 
@@ -67,23 +74,53 @@ def test_memo_figure_rebuilds_only_when_the_signature_changes() -> None:
     assert at.session_state["builds"] == 2 and at.markdown[0].value == "figure 2"
 
 
-def test_component_folder_holds_our_page_and_the_installed_plotly(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from plotly.offline import get_plotlyjs
+def test_vendored_bundle_draws_every_chart_of_the_default_and_live_pages() -> None:
+    import re
 
-    blocked = tmp_path / "not-a-folder"
-    blocked.write_text("a file where the cache folder should be")
-    monkeypatch.setenv("HYPERMASK_CACHE_DIR", str(blocked))  # unwritable: the next root is used
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    plotly_frame.component_dir.cache_clear()
-    try:
-        d = plotly_frame.component_dir()
-    finally:
-        plotly_frame.component_dir.cache_clear()
-    assert d is not None and d.parent == tmp_path / "xdg" / "hypermask-explorer"
-    assert (d / "index.html").read_bytes() == (plotly_frame.SOURCE_DIR / "index.html").read_bytes()
-    assert (d / "plotly.min.js").stat().st_size == len(get_plotlyjs().encode("utf-8"))
-    assert not [p for p in d.parent.iterdir() if p.name.startswith(".")]  # no half-built folder left
+    html = (plotly_frame.COMPONENT_DIR / "index.html").read_text()
+    scripts = re.findall(r'<script src="([^"]+)"', html)
+    assert scripts == ["plotly-cartesian.min.js"]
+    bundle = (plotly_frame.COMPONENT_DIR / scripts[0]).read_text()
+    assert bundle.startswith("/**\n* plotly.js (cartesian - minified) v4.")
+    assert set(re.findall(r'moduleType:"trace",name:"(\w+)"', bundle)) == plotly_frame.TRACE_TYPES
+    assert (plotly_frame.COMPONENT_DIR / "PLOTLY_LICENSE.txt").read_text().count("MIT License") == 1
+    ev = _events() + [{"kind": "task_finished", "task": 0, "global_step": 10, "acc_row": [0.9]}]
+    for fig in (charts.compare_forgetting({"HyperMask": ev, "Fine-tuning": ev}), charts.forgetting_curves(ev),
+                charts.loss_curves(ev), charts.accuracy_matrix_heatmap([[0.9]]),
+                charts.metric_bars({"HyperMask": {"avg_acc": 0.9, "bwt": 0.0, "forgetting": 0.0}})):
+        assert len(fig.data) and plotly_frame.can_draw(fig)
+    assert not plotly_frame.can_draw(go.Figure(go.Scatter3d(x=[1], y=[1], z=[1])))
+    assert not plotly_frame.can_draw(go.Figure(go.Scattergl(x=[1], y=[1])))
+
+
+def test_figures_wait_while_pandas_is_being_imported() -> None:
+    """A figure function blocks while another thread holds FIGURE_LOCK (as `import_pandas` does)."""
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (charts.accuracy_matrix_heatmap([[0.5]]), done.set()))
+    with charts.FIGURE_LOCK:
+        worker.start()
+        assert not done.wait(0.5)  # still waiting for the lock
+    assert done.wait(10)
+    worker.join()
+
+
+def test_default_page_imports_no_pandas_and_other_pages_import_it_first() -> None:
+    """A fresh server process: the Overview draws without pandas (0.3 s off a first visit); the Runs
+    page (a table) gets it imported before its script runs."""
+    script = textwrap.dedent(f"""
+        import sys
+        from streamlit.testing.v1 import AppTest
+        at = AppTest.from_file({str(ROOT / "app" / "main.py")!r}, default_timeout=60).run()
+        assert not at.exception, at.exception
+        assert at.title[0].value == "HyperMask Explorer"
+        print("overview", "pandas" in sys.modules)
+        at.switch_page("views/runs.py").run()
+        assert not at.exception, at.exception
+        print("runs", "pandas" in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["overview", "False", "runs", "True"]
 
 
 def test_train_threads_default_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -303,6 +303,37 @@ window.__hmPlotDiv = function (key) {
 """
 
 
+# Injected before any page script runs (Chrome DevTools `Page.addScriptToEvaluateOnNewDocument`): every
+# 20 ms, until it happens, looks for a Plotly chart with at least one drawn trace in the page or in any
+# same-origin iframe and records the time (epoch ms) in `window.__hmFirstChart`.
+FIRST_CHART_JS = """
+if (window === window.top) {
+  window.__hmFirstChart = null;
+  const timer = setInterval(() => {
+    const docs = [document];
+    for (const f of document.querySelectorAll('iframe')) { try { if (f.contentDocument) docs.push(f.contentDocument); } catch (e) {} }
+    if (docs.some(d => d.querySelector('.js-plotly-plot g.trace'))) {
+      window.__hmFirstChart = performance.timeOrigin + performance.now();
+      clearInterval(timer);
+    }
+  }, 20);
+}
+"""
+
+
+def watch_first_chart(driver: Any) -> None:
+    """Make every page this Chromium opens from now on record when its first chart is drawn
+    (`first_chart_time`)."""
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": FIRST_CHART_JS})
+
+
+def first_chart_time(driver: Any) -> float | None:
+    """Epoch seconds at which the current page drew its first Plotly trace (None: not yet); needs
+    `watch_first_chart` before the page was opened."""
+    t = driver.execute_script("return window.__hmFirstChart === undefined ? null : window.__hmFirstChart;")
+    return None if t is None else float(t) / 1000.0
+
+
 def plot_div_script(body: str) -> str:
     """JavaScript that defines `window.__hmPlotDiv(key)` and then runs `body` (which may use it)."""
     return PLOT_DIV_JS + body

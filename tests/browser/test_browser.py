@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 
 from tests.browser.browser_helpers import (
-    PLOT_CSS,
     StreamlitServer,
     button_enabled,
     choose_options,
@@ -30,11 +29,11 @@ from tests.browser.browser_helpers import (
     has_plot,
     missing_browser,
     page_text,
+    plot_div_script,
     plot_traces,
     screenshot,
     set_number,
     status_text,
-    wait_css,
     wait_for,
     wait_idle,
 )
@@ -86,9 +85,9 @@ def _no_errors(driver: Any, where: str) -> None:
 
 
 def test_overview_then_live_training(server: StreamlitServer, driver: Any, shots: Path) -> None:
-    # Overview: the shipped pretrained comparison draws a Plotly chart.
+    # Overview: the shipped pretrained comparison draws its forgetting curves (in the in-place chart's frame).
     driver.get(server.url + "/")
-    wait_css(driver, PLOT_CSS, timeout=60)
+    wait_for(lambda: plot_traces(driver, "overview_forgetting") >= 3, 60, "the Overview's forgetting curves")
     wait_idle(driver, timeout=60)
     _no_errors(driver, "overview")
     screenshot(driver, shots / "browser_overview.png")
@@ -114,16 +113,22 @@ def test_overview_then_live_training(server: StreamlitServer, driver: Any, shots
              "live forgetting curves with a trace and the accuracy matrix")
     assert status_text(driver) != "failed", page_text(driver)[-2000:]
     _no_errors(driver, "train page, live run")
-    assert plot_traces(driver, "live_losses") >= 1
+    # the loss chart redraws at most once a second (live.LOSS_REFRESH_S)
+    wait_for(lambda: plot_traces(driver, "live_losses") >= 1, 30, "the live loss curves")
     screenshot(driver, shots / "browser_train.png")
 
     # Stop (if the run is still going) and wait for the terminal status.
+    driver.execute_script(plot_div_script("window.__hmLiveDiv = window.__hmPlotDiv('live_forgetting');"))
     if status_text(driver) in ("running", "paused") and button_enabled(driver, "train_stop"):
         click_button(driver, "train_stop")
     wait_for(lambda: status_text(driver) in ("stopped", "finished"), 60, "a stopped or finished status")
     _no_errors(driver, "train page, after the run")
-    # the page reruns once at the end; the chart's frame may be redrawn
-    wait_for(lambda: plot_traces(driver, "live_forgetting") >= 1, 30, "the forgetting curves after the run")
+    wait_idle(driver, timeout=30)  # the page's full rerun once polling ends
+    time.sleep(1.0)
+    assert plot_traces(driver, "live_forgetting") >= 1
+    # the same chart (not a new one in its place): a user's zoom survives the end of the run
+    assert driver.execute_script(plot_div_script(
+        "return window.__hmPlotDiv('live_forgetting') === window.__hmLiveDiv;")), "the chart was re-created"
     screenshot(driver, shots / "browser_train_end.png")
     runs = list(server.runs_dir.iterdir())
     assert len(runs) == 1 and (runs[0] / "events.jsonl").exists(), runs
