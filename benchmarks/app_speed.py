@@ -13,7 +13,7 @@
    ms/iteration and the training wall time (sum of task_seconds) from each run's metrics.json.
    Goal ≤ 20 %.
 
-    python benchmarks/app_speed.py [--window 20] [--starts 2]
+    python benchmarks/app_speed.py [--window 6] [--starts 5]
 
 Takes a few minutes on 2 CPU cores; other processes on the machine change the figures (the script
 prints the load average before and after).
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -237,7 +238,7 @@ def app_run(srv: StreamlitServer, tmp: Path, window: float) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--window", type=float, default=6.0, help="seconds of counting chart refreshes")
-    ap.add_argument("--starts", type=int, default=2, help="cold starts to time")
+    ap.add_argument("--starts", type=int, default=5, help="cold starts to time (each kind; the median is judged)")
     a = ap.parse_args()
     why = missing_browser()
     if why:
@@ -267,14 +268,15 @@ def main() -> None:
     cli["app"].append(cli_run(tmp / "cli-after-t", threads))
     load_after = _load()
 
-    first = min(s["first_chart_s"] for s in starts)
+    first = statistics.median(s["first_chart_s"] for s in starts)
+    back = statistics.median(s["first_chart_s"] for s in returning)
     ready = min(s["ready_s"] for s in starts)
     rows = [
         ("server ready (/_stcore/health)", " / ".join(f"{s['ready_s']:.2f} s" for s in starts), ""),
         ("cold start → first chart, first visit", " / ".join(f"{s['first_chart_s']:.2f} s" for s in starts),
-         f"≤ 3 s: {'yes' if first <= 3 else 'NO'} (best {first:.2f} s)"),
+         f"median {first:.2f} s ≤ 3 s: {'yes' if first <= 3 else 'NO'}"),
         ("cold start → first chart, returning", " / ".join(f"{s['first_chart_s']:.2f} s" for s in returning),
-         f"≤ 3 s: {'yes' if min(s['first_chart_s'] for s in returning) <= 3 else 'NO'}"),
+         f"median {back:.2f} s ≤ 3 s: {'yes' if back <= 3 else 'NO'}"),
         ("chart refreshes while training", f"{app['refresh_per_s']:.2f} /s ({app['refreshes']} in "
          f"{app['window_s']:.0f} s)", f"≥ 2 /s: {'yes' if app['refresh_per_s'] >= 2 else 'NO'}"),
         ("  plotly_afterplot events", f"{app['redraws']} (median gap {app['median_gap_ms']:.0f} ms)"
