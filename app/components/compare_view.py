@@ -89,7 +89,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
     else:
         box = st.container()
     with box:
-        cols = st.columns(len(runs))
+        cols = ui.wrapping_row(f"{prefix}_matrix_row", [(str(k), 1, 20) for k in range(len(runs))])
         for k, (col, (label, recs)) in enumerate(zip(cols, runs.items())):
             with col:
                 fig = figure(f"{prefix}_acc_{k}", live.ACC_KINDS, lambda recs=recs, label=label, k=k:

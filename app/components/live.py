@@ -234,15 +234,15 @@ def controls(run_dirs: Sequence[str], prefix: str) -> None:
     runs = [r for r in (REGISTRY.get(d) for d in run_dirs) if r is not None and r.alive]
     any_running = any(r.status() == "running" for r in runs)
     any_paused = any(r.status() == "paused" for r in runs)
-    cols = st.columns(4)
+    row = st.container(horizontal=True)  # wraps in a narrow window: no label is cut short
     spec = (("pause", "Pause", ":material/pause:", not any_running, "pause before the next iteration"),
             ("resume", "Resume", ":material/play_arrow:", not any_paused, "continue training"),
             ("step", "Step", ":material/skip_next:", not any_paused, "train until the next evaluation, then pause"),
             ("stop", "Stop", ":material/stop:", not runs,
              "end the run within one iteration; finished tasks stay saved"))
-    for col, (action, label, icon, disabled, help_) in zip(cols, spec):
-        col.button(label, key=f"{prefix}_{action}", icon=icon, disabled=disabled, help=help_,
-                   on_click=control, args=(list(run_dirs), action), width="stretch")
+    for action, label, icon, disabled, help_ in spec:
+        row.button(label, key=f"{prefix}_{action}", icon=icon, disabled=disabled, help=help_,
+                   on_click=control, args=(list(run_dirs), action))
 
 
 def live_fragment(run_dirs: Sequence[str], body: Callable[[], None]) -> None:

@@ -4,7 +4,7 @@ the expander with the metric formulas (hypermask.md §8)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,23 @@ def chart(fig: go.Figure, key: str, caption: str, filename: str | None = None, i
         if not (in_place and plotly_frame.in_place_chart(fig, key, config)):
             st.plotly_chart(fig, key=key, config=config, theme=None)
     st.caption(caption)
+
+
+def wrapping_row(key: str, parts: Sequence[tuple[str, float, float]]) -> list[Any]:
+    """A row of containers, one per `(name, grow, min_rem)`, that go onto lines of their own when the
+    page is too narrow for them side by side: each is at least `min_rem` rem wide (or the full width),
+    and `grow` shares out the rest. `st.columns` instead squeezes charts to unreadable slivers in a
+    narrow window. Container keys: `<key>_<name>`.
+
+    The row is Streamlit's wrapping horizontal container; each part's flex basis is set with a style
+    rule on its layout wrapper (a layout hint only: if Streamlit's markup changes, the parts share
+    the row evenly and nothing breaks)."""
+    rules = " ".join(f'[data-testid="stLayoutWrapper"]:has(> .st-key-{key}_{name}) '
+                     f"{{ flex: {grow:g} 1 {min_rem:g}rem; min-width: min({min_rem:g}rem, 100%); }}"
+                     for name, grow, min_rem in parts)
+    st.html(f"<style>{rules}</style>")
+    row = st.container(horizontal=True, gap="medium", key=key)
+    return [row.container(key=f"{key}_{name}") for name, _, _ in parts]
 
 
 def robust_log_range(fig: go.Figure, quantile: float = 0.03) -> go.Figure:
@@ -84,19 +101,23 @@ def pct(v: Any, signed: bool = False) -> str:
     return f"{100 * v:+.1f}%" if signed else f"{100 * v:.1f}%"
 
 
+METRIC_WIDTH = 190  # px: one metric with its delta ("+42.1 pts vs Fine-tuning"); rows of methods line up
+
+
 def metrics_row(metrics: Mapping[str, Any], baseline: Mapping[str, Any] | None = None,
                 baseline_name: str = "") -> None:
-    """ACC, BWT, forgetting and FWT as st.metric; with `baseline`, deltas against it (in points)."""
-    cols = st.columns(4)
+    """ACC, BWT, forgetting and FWT as st.metric; with `baseline`, deltas against it (in points). The
+    four sit in a row that wraps in a narrow window (no value or delta is cut short)."""
+    row = st.container(horizontal=True, gap="medium")
     items = (("ACC", "avg_acc", "normal"), ("BWT", "bwt", "normal"), ("Forgetting", "forgetting", "inverse"),
              ("FWT", "fwt", "normal"))
-    for col, (label, key, colour) in zip(cols, items):
+    for label, key, colour in items:
         v = num(metrics.get(key))
         b = num(baseline.get(key)) if baseline is not None else None
         delta = None
         if v is not None and b is not None:
             delta = f"{100 * (v - b):+.1f} pts vs {baseline_name}"
-        col.metric(label, pct(v, signed=key in ("bwt", "fwt")), delta=delta, delta_color=colour)
+        row.metric(label, pct(v, signed=key in ("bwt", "fwt")), delta=delta, delta_color=colour, width=METRIC_WIDTH)
 
 
 def formulas(key: str) -> None:

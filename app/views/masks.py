@@ -24,7 +24,7 @@ def _layers(run: Run, masks: dict[int, dict[str, np.ndarray]]) -> list[str]:
 
 def _overlaps(masks: dict[int, dict[str, np.ndarray]], layers: list[str], level: float) -> None:
     measure = st.radio("Overlap measure", MEASURES, key="masks_measure", horizontal=True)
-    cols = st.columns(min(3, len(layers)))
+    cols = ui.wrapping_row("masks_overlap_row", [(str(k), 1, 18) for k in range(min(3, len(layers)))])
     for k, layer in enumerate(layers):
         per_task = [masks[t][layer] for t in sorted(masks)]
         if measure == MEASURES[0]:
@@ -114,7 +114,7 @@ def _analysis(choice: RunChoice) -> None:
     st.subheader("Mask overlap between tasks")
     _overlaps(masks, shown, level)
     st.subheader("Sparsity and per-neuron usage")
-    c = st.columns(2)
+    c = ui.wrapping_row("masks_usage_row", [("sparsity", 1, 22), ("neurons", 1, 22)])
     with c[0]:
         z = ma.sparsity_matrix([masks[t] for t in sorted(masks)], layers, level)
         ui.chart(charts.sparsity_heatmap(z, layers), "masks_sparsity",

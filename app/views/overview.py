@@ -91,14 +91,14 @@ def main() -> None:
     _headline(runs)
     draw_comparison(runs, "overview", matrices_folded=True)  # matrices on demand: a light first page
     st.divider()
-    c = st.columns(4)
-    c[0].page_link("views/train.py", label="Train live", icon=":material/model_training:")
-    c[1].page_link("views/compare.py", label="Compare live", icon=":material/compare_arrows:")
+    row = st.container(horizontal=True, gap="medium")
+    row.page_link("views/train.py", label="Train live", icon=":material/model_training:")
+    row.page_link("views/compare.py", label="Compare live", icon=":material/compare_arrows:")
     masked = group.get("hypermask") or next(iter(group.values()))
-    if c[2].button("Look at the masks", key="overview_open_masks", icon=":material/texture:"):
+    if row.button("Look at the masks", key="overview_open_masks", icon=":material/texture:"):
         state.set_selected_run(masked)
         st.switch_page("views/masks.py")
-    if c[3].button("Task embeddings", key="overview_open_embeddings", icon=":material/scatter_plot:"):
+    if row.button("Task embeddings", key="overview_open_embeddings", icon=":material/scatter_plot:"):
         state.set_selected_run(masked)
         st.switch_page("views/embeddings.py")
 

@@ -68,14 +68,15 @@ def _live_body(run_dir: str) -> None:
     n_tasks, iters = live.run_info(recs)
     total = n_tasks * iters or None
     # The forgetting curves take the full width (the chart the page is for, readable on a small
-    # screen too); the loss terms and the accuracy matrix share the row below. Figures are rebuilt
+    # screen too); the loss terms and the accuracy matrix share the row below (one under the other
+    # in a narrow window). Figures are rebuilt
     # only when their events change (the fragment reruns every 0.4 s).
     fig = state.memo_figure("live_forgetting", (live.signature(recs, live.FC_KINDS), total),
                             lambda: charts.forgetting_curves(recs, total_steps=total, uirevision="live-fc",
                                                              title="Live forgetting curves"))
     ui.chart(fig, "live_forgetting", "Accuracy of each seen task (periodic evaluation on a test subsample) "
              "against training iterations; dashed lines mark task switches.", in_place=True)
-    left, right = st.columns([3, 2])
+    left, right = ui.wrapping_row("train_row", [("losses", 3, 26), ("matrix", 2, 20)])
     with left:
         loss_sig = live.signature(recs, live.LOSS_KINDS)
         fig = state.memo_figure("live_losses", (loss_sig, total),

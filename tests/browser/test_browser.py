@@ -130,6 +130,19 @@ def test_overview_then_live_training(server: StreamlitServer, driver: Any, shots
     assert driver.execute_script(plot_div_script(
         "return window.__hmPlotDiv('live_forgetting') === window.__hmLiveDiv;")), "the chart was re-created"
     screenshot(driver, shots / "browser_train_end.png")
+
+    # The loss curves and the accuracy matrix share a row in a wide window and go one under the other
+    # in a narrow one (st.columns would squeeze both to slivers).
+    def boxes() -> list[dict[str, float]]:
+        return [driver.execute_script("return document.querySelector(arguments[0]).getBoundingClientRect().toJSON();",
+                                      f".st-key-train_row_{name}") for name in ("losses", "matrix")]
+
+    loss, matrix = boxes()
+    assert abs(loss["top"] - matrix["top"]) < 5 and matrix["left"] > loss["right"], (loss, matrix)
+    driver.set_window_size(800, 1000)
+    wait_for(lambda: boxes()[1]["top"] >= boxes()[0]["bottom"], 10, "the row to wrap in a narrow window")
+    assert boxes()[1]["width"] > 300
+    screenshot(driver, shots / "browser_train_narrow.png")
     runs = list(server.runs_dir.iterdir())
     assert len(runs) == 1 and (runs[0] / "events.jsonl").exists(), runs
     print(f"live curves after {time.perf_counter() - t0:.1f} s; final status {status_text(driver)}")
