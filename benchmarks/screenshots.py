@@ -85,17 +85,9 @@ def train(driver, url: str, out: Path) -> None:  # noqa: ANN001
              or status_text(driver) in ("finished", "stopped", "failed"), 600, "the live run's fourth task")
     time.sleep(1.0)  # one more fragment refresh: the third row of the accuracy matrix
     _check(driver, "train")
-    # Streamlit 1.67 re-creates a Plotly chart whenever its figure changes, so a live chart is blank
-    # for a moment after each refresh: take the picture again until both curves charts were drawn.
-    def drawn() -> bool:
-        return plot_traces(driver, "live_forgetting") >= 1 and plot_traces(driver, "live_losses") >= 1
-
-    for _ in range(20):
-        if drawn():
-            screenshot(driver, out / "screenshot_train.png")
-            if drawn():
-                break
-        time.sleep(0.15)
+    wait_for(lambda: plot_traces(driver, "live_forgetting") >= 1 and plot_traces(driver, "live_losses") >= 1,
+             30, "both curve charts drawn")
+    screenshot(driver, out / "screenshot_train.png")
     if status_text(driver) in ("running", "paused"):
         click_button(driver, "train_stop")
     wait_for(lambda: status_text(driver) in ("stopped", "finished", "failed"), 120, "the run to end")
