@@ -32,9 +32,6 @@ DEFAULT_HEIGHT = 450  # px, Plotly's default figure height
 TRACE_TYPES = frozenset({"bar", "box", "contour", "heatmap", "histogram", "histogram2d",
                          "histogram2dcontour", "image", "pie", "scatter", "scatterternary", "violin"})
 
-_component = components.declare_component("plotly_live", path=str(COMPONENT_DIR))
-
-
 def can_draw(fig: go.Figure) -> bool:
     """True when every trace of `fig` is of a type in the vendored bundle (`TRACE_TYPES`)."""
     return all((t.type or "scatter") in TRACE_TYPES for t in fig.data)
@@ -47,7 +44,9 @@ def in_place_chart(fig: go.Figure, key: str, config: dict[str, Any]) -> bool:
     if not can_draw(fig):
         return False
     height = int(fig.layout.height or DEFAULT_HEIGHT)
+    # declared on each call (cheap): it registers with the current runtime, whichever that is
+    component = components.declare_component("plotly_live", path=str(COMPONENT_DIR))
     # Every argument is a string or a number: Streamlit checks any other value for being a dataframe,
     # which imports pandas (0.3 s on the first page a visitor opens).
-    _component(figure=fig.to_json(), config=json.dumps(config), height=height, key=key, default=None)
+    component(figure=fig.to_json(), config=json.dumps(config), height=height, key=key, default=None)
     return True
