@@ -8,27 +8,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 import signal
 import sys
 from typing import Sequence
 
 from core.checkpoint import RunError, check_out_dir, prepare_out_dir
-from core.config import BENCHMARKS, METHODS, RunConfig, check_threads
-from core.data.benchmarks import make_benchmark
+from core.config import BENCHMARKS, METHODS, RunConfig, check_threads, parse_sizes
 from core.data.sources import DataError
 from core.engine import events as ev
 from core.presets import PRESETS, make_config
 
 
 def _sizes(text: str) -> tuple[int, ...]:
-    parts = text.split(",")
-    if not all(re.fullmatch(r"[0-9]+", p.strip()) for p in parts):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of positive sizes like 400,400")
-    sizes = tuple(int(p) for p in parts)
-    if min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must list positive sizes like 400,400")
-    return sizes
+    try:
+        return parse_sizes(text, "sizes")
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,7 +116,7 @@ def train(a: argparse.Namespace) -> int:
     """Run `python -m core train`; returns the exit status."""
     from tqdm import tqdm
 
-    from core.engine.loop import run_training
+    from core.engine.loop import check_run, run_training
 
     # SIGTERM ends the run like Ctrl-C: completed tasks stay saved, the status says "stopped".
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -133,7 +128,7 @@ def train(a: argparse.Namespace) -> int:
         if a.threads is not None:
             check_threads(a.threads, "--threads")
         check_out_dir(a.out)
-        bench = make_benchmark(cfg.data, cfg.train.seed)
+        bench = check_run(cfg)  # data and model size
         out = prepare_out_dir(a.out)  # created only once everything else has been checked
     except (ValueError, RunError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,19 @@ def _check_finite(name: str, value: float) -> None:
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name}={value!r} is not one of {', '.join(choices)}")
+
+
+def parse_sizes(text: str, name: str = "sizes") -> tuple[int, ...]:
+    """Layer widths typed by a user: whole numbers separated by commas and/or spaces ("400,400",
+    "400, 400", "400 400") → (400, 400).
+
+    Raises:
+        ValueError: naming `name` and the text, if a part is not a positive whole number or none is given.
+    """
+    parts = re.split(r"\s*,\s*|\s+", str(text).strip())  # "1,,2" leaves an empty part: refused
+    if not all(re.fullmatch(r"[0-9]+", p) for p in parts) or min(int(p) for p in parts) < 1:
+        raise ValueError(f"{name} {str(text)!r} is not a list of positive whole numbers like 400,400")
+    return tuple(int(p) for p in parts)
 
 
 def _check_sizes(name: str, sizes: tuple[int, ...], allow_empty: bool = True) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 from app import state
-from core.config import BENCHMARKS, METHODS, RunConfig
+from core.config import BENCHMARKS, METHODS, RunConfig, parse_sizes
 from core.presets import PRESETS, make_config
 
 METHOD_LABELS = {"hypermask": "HyperMask", "finetune": "Fine-tuning", "hnet": "HNET"}
@@ -186,16 +186,6 @@ def _check_app_limits(v: dict[str, Any], bench: str) -> None:
         raise ValueError(f"data path {src!r} does not exist (use 'bundled' or a path to full MNIST)")
 
 
-def _parse_sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(s) for s in str(text).replace(" ", "").split(",") if s)
-    except ValueError:
-        raise ValueError(f"target hidden sizes {text!r} are not a list of whole numbers like 64,64") from None
-    if not sizes:
-        raise ValueError("target hidden sizes: give at least one width, e.g. 64,64")
-    return sizes
-
-
 def _build(prefix: str, method: str, v: dict[str, Any]) -> RunConfig:
     bench, preset = state.get(_key(prefix, "benchmark")), state.get(_key(prefix, "preset"))
     _check_app_limits(v, bench)
@@ -208,7 +198,7 @@ def _build(prefix: str, method: str, v: dict[str, Any]) -> RunConfig:
                                 log_every=max(1, min(cfg.train.log_every, int(v["eval_every"]))))
     if "hidden" not in v:  # compare form: the preset's networks and regularisers per method
         return cfg.replace(data=data, train=train)
-    target = dataclasses.replace(cfg.target, hidden=_parse_sizes(v["hidden"]))
+    target = dataclasses.replace(cfg.target, hidden=parse_sizes(v["hidden"], "target hidden sizes"))
     hyper = dataclasses.replace(cfg.hyper, embedding_dim=int(v["embedding_dim"]))
     mask = dataclasses.replace(cfg.mask, sparsity=float(v["sparsity"]), beta=float(v["beta"]), lam=float(v["lam"]))
     return cfg.replace(data=data, target=target, hyper=hyper, mask=mask, train=train)

@@ -195,17 +195,26 @@ def start_runs(configs: Sequence[Any], root: str | Path) -> list[str]:
 
     A child process, not a thread: the Streamlit server's own Python work (reruns, figures) would
     otherwise hold the GIL against the training loop. Threads per run: `paths.train_threads()`.
-    Everything that can refuse the start (settings, the live-run limit) is checked before any folder
-    is made, and folders made before a failure are removed again if still empty.
+    Everything that can refuse the start (settings, the live-run limit, the data, the model size:
+    `core.engine.loop.check_run`) is checked before any folder is made, and folders made before a
+    failure are removed again if still empty.
 
     Raises:
-        ValueError: a bad setting, or more than MAX_LIVE_RUNS live runs; RunError / OSError: the runs
-        folder cannot take a new run.
+        ValueError: a bad setting, more than MAX_LIVE_RUNS live runs, or a model too large to build;
+        DataError (a ValueError): data that cannot be read; RunError / OSError: the runs folder
+        cannot take a new run.
     """
     threads = paths.train_threads()
     if len(REGISTRY.active()) + len(configs) > MAX_LIVE_RUNS:
         raise ValueError(f"at most {MAX_LIVE_RUNS} runs may train at once on this machine and "
                          f"{len(REGISTRY.active())} are running; stop some first")
+    from core.engine.loop import check_run  # torch: not on the way to the Overview's first chart
+
+    checked: set[Any] = set()
+    for cfg in configs:  # the data (a path that exists may still not be MNIST) and the model size
+        if (cfg.data, cfg.train.seed, cfg.train.method, cfg.target, cfg.hyper) not in checked:
+            check_run(cfg)
+            checked.add((cfg.data, cfg.train.seed, cfg.train.method, cfg.target, cfg.hyper))
     dirs: list[str] = []
     try:
         for cfg in configs:

@@ -8,6 +8,7 @@ after each task, on the full test sets (a row of the accuracy matrix), and the r
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -22,10 +23,29 @@ from core.config import RunConfig
 from core.data.benchmarks import Benchmark, BatchStream, make_benchmark
 from core.engine import events as ev
 from core.masks import mask_stats, ramped_sparsity
-from core.methods import Method, build_method
+from core.methods import Method, build_method, check_model_size
 from core.metrics import summarize
 from core.models.target import build_target
 from core.utils import seed_everything, tune_allocator
+
+
+class TrainingDiverged(ValueError):
+    """The training loss became NaN or infinite; the message names the task, iteration and the
+    settings that usually cause it (learning rate, β, λ)."""
+
+
+def check_run(cfg: RunConfig) -> Benchmark:
+    """Everything that can refuse a run before its folder is made: the data (loaded and checked by
+    `make_benchmark`) and the hypernetwork's size (`core.methods.check_model_size`); returns the
+    task stream. Used by the CLI and the app before they create a run folder.
+
+    Raises:
+        core.data.sources.DataError: missing or malformed data (one line naming the file).
+        ValueError: settings that do not fit the data, or a hypernetwork too large to build.
+    """
+    bench = make_benchmark(cfg.data, cfg.train.seed)
+    check_model_size(cfg, bench.input_shape, bench.n_classes, len(bench.tasks))
+    return bench
 
 
 @dataclass
@@ -185,6 +205,11 @@ def _train_tasks(cfg: RunConfig, method: Method, bench: Benchmark, state: _State
             x = bench.prepare(task.x_train[idx], t, train=True, generator=gen)
             p = ramped_sparsity(mc.sparsity, t, step, n_iter, mc.adaptive)
             losses = method.losses(x, task.y_train[idx], t, p)
+            total = float(losses["total"].detach())  # a CPU sync of one number: microseconds
+            if not math.isfinite(total):
+                raise TrainingDiverged(
+                    f"the loss became {total} at task {t}, iteration {step + 1} (lr={tc.lr:g}, β={mc.beta:g}, "
+                    f"λ={mc.lam:g}): training diverged; lower the learning rate or the regulariser weights")
             opt.zero_grad(set_to_none=True)
             losses["total"].backward()
             opt.step()

@@ -18,6 +18,36 @@ from torch.nn import functional as F
 from core.config import HyperConfig
 
 
+#: Largest hypernetwork this tool builds, in parameters. The paper's Permuted MNIST configuration (hidden
+#: 100,100, unchunked, over a 1000-1000 target network) has 206 M; with its gradient and Adam's two
+#: moments a parameter takes 16 bytes, so the cap is about 8 GB of memory.
+MAX_PARAMETERS = 500_000_000
+
+
+def parameter_count(n_out: int, n_tasks: int, cfg: HyperConfig) -> int:
+    """Parameters of a `HyperNetwork` that emits `n_out` numbers for `n_tasks` tasks, counted
+    without building it: task embeddings, chunk embeddings (chunked mode) and the MLP's weights and
+    biases."""
+    in_dim, out_dim, extra = cfg.embedding_dim, n_out, n_tasks * cfg.embedding_dim
+    if cfg.chunk_size is not None:
+        in_dim += cfg.chunk_emb_dim
+        out_dim = cfg.chunk_size
+        extra += math.ceil(n_out / cfg.chunk_size) * cfg.chunk_emb_dim
+    sizes = (in_dim, *cfg.hidden, out_dim)
+    return extra + sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+def check_size(n_out: int, n_tasks: int, cfg: HyperConfig) -> None:
+    """Raise ValueError, naming the sizes, if the hypernetwork would exceed `MAX_PARAMETERS`."""
+    n = parameter_count(n_out, n_tasks, cfg)
+    if n > MAX_PARAMETERS:
+        how = "fewer hypernetwork hidden units" + (" or a chunk size (HNET-style chunking)"
+                                                  if cfg.chunk_size is None else " or a smaller chunk size")
+        raise ValueError(f"the hypernetwork would have {n:,} parameters (hidden sizes {cfg.hidden}, "
+                         f"{n_out:,} outputs), more than the {MAX_PARAMETERS:,} this tool builds "
+                         f"(about {16 * n / 1e9:.0f} GB with gradients and Adam); use {how}")
+
+
 class HyperNetwork(nn.Module):
     """Maps task ids to flat output vectors, split into named tensors by `split`.
 
@@ -25,6 +55,8 @@ class HyperNetwork(nn.Module):
         shapes: name → shape of each generated tensor (order kept).
         n_tasks: number of task embeddings T.
         cfg: hidden widths, embedding size d, chunking.
+    Raises:
+        ValueError: if it would have more than `MAX_PARAMETERS` parameters (`check_size`).
     """
 
     def __init__(self, shapes: dict[str, torch.Size], n_tasks: int, cfg: HyperConfig) -> None:
@@ -32,6 +64,7 @@ class HyperNetwork(nn.Module):
         self.shapes = {k: torch.Size(v) for k, v in shapes.items()}
         self.numels = [math.prod(s) for s in self.shapes.values()]
         self.n_out = sum(self.numels)
+        check_size(self.n_out, n_tasks, cfg)
         self.chunk_size = cfg.chunk_size
         self.embeddings = nn.Parameter(torch.randn(n_tasks, cfg.embedding_dim))
         in_dim = cfg.embedding_dim

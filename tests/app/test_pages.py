@@ -329,8 +329,9 @@ def test_switching_runs_keeps_pages_consistent(env: Path, pretrained: Path) -> N
     assert not at.exception
 
 
-def test_failed_run_shows_its_error(env: Path, tmp_path: Path) -> None:
-    """A data file that exists but is not MNIST: the worker's RunFailed becomes st.error on the page."""
+def test_data_that_is_not_mnist_is_refused_at_start(env: Path, tmp_path: Path) -> None:
+    """A data file that exists but is not MNIST: Start is refused with the file's problem, and no run
+    folder is made (it once became a run that failed and then showed as an unreadable folder)."""
     bogus = tmp_path / "mnist.npz"
     bogus.write_bytes(b"not a zip")
     at = _app("views/train.py")
@@ -338,8 +339,24 @@ def test_failed_run_shows_its_error(env: Path, tmp_path: Path) -> None:
     at.text_input(key="train_source").set_value(str(bogus)).run()
     assert not at.error
     at.button(key="train_start").click().run()
+    msgs = [e.value for e in at.error]
+    assert any("Could not start the run" in m and str(bogus) in m and "npz" in m for m in msgs), msgs
+    assert not list(env.iterdir())
+
+
+def test_failed_run_shows_its_error(env: Path) -> None:
+    """A run whose loss diverges (β = 1e300 overflows the loss) fails in the worker; its RunFailed
+    becomes st.error on the page, naming the cause and the settings to lower."""
+    at = _app("views/train.py")
+    at.number_input(key="train_n_tasks").set_value(2)
+    at.number_input(key="train_iters").set_value(10)
+    at.number_input(key="train_eval_every").set_value(5)
+    at.number_input(key="train_beta").set_value(1e300).run()
+    assert not at.error
+    at.button(key="train_start").click().run()
     _poll(at, lambda a: "**failed**" in _status(a))
-    assert any("Training failed" in e.value for e in at.error)
+    msgs = [e.value for e in at.error]
+    assert any("Training failed" in m and "diverged" in m and "β=1e+300" in m for m in msgs), msgs
 
 
 def test_form_values_survive_a_page_switch(env: Path) -> None:

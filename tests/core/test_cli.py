@@ -5,6 +5,7 @@ import json
 import pytest
 
 from core.cli import build_parser, config_from_args, main
+from core.config import parse_sizes
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -35,6 +36,13 @@ def test_hidden_sizes_are_parsed_strictly(tmp_path, capsys, bad: str) -> None:
     with pytest.raises(SystemExit) as e:
         main(["train", "--benchmark", "split-digits", f"--hidden={bad}", "--out", str(tmp_path / "r")])
     assert e.value.code == 2 and not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("text", ["64,32", "64, 32", "64 32", " 64 ,32 "])
+def test_hidden_sizes_accept_commas_or_spaces(text: str) -> None:
+    """"64 64" is two layers (it once became one layer of 6464 units in the app's form)."""
+    assert parse_sizes(text) == (64, 32)
+    assert config_from_args(build_parser().parse_args(["train", "--hidden", text, "--out", "x"])).target.hidden == (64, 32)
 
 
 def test_empty_or_nonempty_out_is_refused(tmp_path, capsys) -> None:
@@ -77,3 +85,10 @@ def test_short_run_prints_matrix_and_saves(tmp_path, capsys) -> None:
     assert code == 0 and "R[i, j]" in text and "ACC" in text and "BWT" in text
     m = json.loads((out / "metrics.json").read_text())
     assert m["tasks_done"] == 2 and f"ACC {100 * m['avg_acc']:.1f} %" in text
+
+
+def test_a_too_large_hypernetwork_is_refused_before_the_folder_is_made(tmp_path, capsys) -> None:
+    out = tmp_path / "r"
+    assert main(["train", "--benchmark", "split-digits", "--hnet-hidden", "100000,100000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "the hypernetwork would have" in err and "--out" not in err and not out.exists()

@@ -60,3 +60,22 @@ def test_cnn_target_trains_through_masks() -> None:
     m.losses(x, y, 0, 50.0)["total"].backward()
     assert m.target.convs[0].weight.grad is not None
     assert m.predict(x, 1, 50.0).shape == (4, 2)
+
+
+@pytest.mark.parametrize("chunk", [None, 40])
+def test_parameter_count_matches_the_built_network(chunk: int | None) -> None:
+    from core.models.hypernet import parameter_count
+
+    cfg = HyperConfig(hidden=(7, 5), embedding_dim=6, chunk_size=chunk, chunk_emb_dim=3)
+    shapes = {"a": torch.Size([10, 12]), "b": torch.Size([10])}
+    h = HyperNetwork(shapes, n_tasks=4, cfg=cfg)
+    assert parameter_count(130, 4, cfg) == sum(p.numel() for p in h.parameters())
+
+
+def test_a_hypernetwork_too_large_to_build_is_refused_before_allocation() -> None:
+    from core.models.hypernet import MAX_PARAMETERS
+
+    cfg = HyperConfig(hidden=(100_000, 100_000), embedding_dim=8)
+    with pytest.raises(ValueError, match=r"10,101,001,016 parameters .*hidden sizes \(100000, 100000\)"):
+        HyperNetwork({"w": torch.Size([100, 10])}, n_tasks=2, cfg=cfg)
+    assert MAX_PARAMETERS >= 206_000_000  # the paper's Permuted MNIST hypernetwork still fits
