@@ -153,6 +153,16 @@ def _add_task_switches(fig: go.Figure, switches: Sequence[tuple[int, int]]) -> N
                            font=dict(size=9, color="rgba(70,70,70,0.9)"))
 
 
+def _log_y(fig: go.Figure) -> None:
+    """Log y axis; over two decades or more, tick labels at powers of ten only (Plotly's default
+    labels the 2s and 5s in between too, which crowds a small chart)."""
+    ys = [float(v) for t in fig.data if t.y is not None for v in t.y
+          if v is not None and math.isfinite(float(v)) and float(v) > 0]
+    fig.update_yaxes(type="log")
+    if ys and math.log10(max(ys) / min(ys)) >= 2:
+        fig.update_yaxes(dtick=1)
+
+
 def _fix_x_range(fig: go.Figure, total_steps: int | None) -> None:
     if total_steps is not None and total_steps > 0:
         fig.update_xaxes(range=[0, total_steps], autorange=False)
@@ -300,8 +310,9 @@ def loss_curves(events: Sequence[Mapping[str, Any]], *, log_y: bool = True,
 
     Four lines, always present (possibly empty): cross-entropy, β·R_hnet (hypernetwork output
     regulariser, already β-weighted), λ·R_target (target network regulariser, λ-weighted) and the
-    total. On a log y axis non-positive (and non-finite) points are omitted; R terms are zero
-    during task 0, so their lines start at task 1.
+    total. Non-finite points, and on a log y axis non-positive ones (a loss of exactly 0), are gaps
+    in their line (not joined across); R terms are zero during task 0, so their lines start at
+    task 1.
 
     Args:
         events: event dicts of one run (only the last run is drawn).
@@ -317,16 +328,16 @@ def loss_curves(events: Sequence[Mapping[str, Any]], *, log_y: bool = True,
     fig = go.Figure()
     for key, label in _LOSS_TERMS:
         xs: list[int] = []
-        ys: list[float] = []
+        ys: list[float | None] = []
         for e in steps:
             v = (e.get("losses") or {}).get(key)
             if v is None:
                 continue
             v = float(v)
-            if not math.isfinite(v) or (log_y and v <= 0):
-                continue
             xs.append(int(e["global_step"]))
-            ys.append(v)
+            ys.append(None if not math.isfinite(v) or (log_y and v <= 0) else v)
+        while ys and ys[0] is None:  # a line starts at its first drawable point
+            xs, ys = xs[1:], ys[1:]
         xs, ys = _downsample(xs, ys, max_points)
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines", name=label,
@@ -337,7 +348,7 @@ def loss_curves(events: Sequence[Mapping[str, Any]], *, log_y: bool = True,
     _finish(fig, title=title, x_title="training iterations",
             y_title="loss (log scale)" if log_y else "loss", uirevision=uirevision, height=height)
     if log_y:
-        fig.update_yaxes(type="log")
+        _log_y(fig)
     _fix_x_range(fig, total_steps)
     return fig
 
@@ -614,7 +625,7 @@ def mask_histogram(values_per_task: Mapping[int, np.ndarray], thresholds: Mappin
     _finish(fig, title=title, x_title="mask value", y_title="count (log scale)" if log_y else "count",
             uirevision=uirevision, height=height, barmode="overlay", bargap=0)
     if log_y:
-        fig.update_yaxes(type="log")
+        _log_y(fig)
     return fig
 
 
@@ -726,8 +737,9 @@ def metric_bars(summary: Mapping[str, Mapping[str, float]], *,
         metrics: metrics to show, in order (x axis groups).
         title, uirevision, height: layout options.
     Returns:
-        Figure with one Bar trace per method; y = value · 100 (percent), text "12.3%".
-        Missing metrics are None (no bar).
+        Figure with one Bar trace per method, coloured by its position in `summary` (pass every
+        method, even one without values yet, to keep its colour); y = value · 100 (percent), text
+        "12.3%". Missing metrics are None (no bar). The legend is always shown.
     """
     fig = go.Figure()
     for m, (method, values) in enumerate(summary.items()):
@@ -742,6 +754,7 @@ def metric_bars(summary: Mapping[str, Mapping[str, float]], *,
             hovertemplate=f"{method}<br>%{{x}} %{{y:.2f}}%<extra></extra>",
         ))
     _finish(fig, title=title, x_title="metric", y_title="value (%)", uirevision=uirevision,
-            height=height, barmode="group", legend_title_text="method")
+            height=height, barmode="group", legend_title_text="method", showlegend=True,
+            uniformtext=dict(minsize=9, mode="hide"))  # a label too wide for its bar is left out
     fig.update_yaxes(ticksuffix="%", zeroline=True, zerolinecolor="#888")
     return fig

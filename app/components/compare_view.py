@@ -79,7 +79,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
             ui.metrics_row(m, base if label != BASELINE else None, BASELINE)
     if any(metrics.values()):
         fig = figure(f"{prefix}_metrics", live.ACC_KINDS, lambda: charts.metric_bars(
-            {k: v for k, v in metrics.items() if v}, uirevision=f"{prefix}-bars"))
+            metrics, uirevision=f"{prefix}-bars"))  # every method: its colour does not move
         ui.chart(fig, f"{prefix}_metrics",
                  "Average accuracy (ACC), backward transfer (BWT) and forgetting per method, in %.", in_place=True)
     ui.formulas(f"{prefix}_formulas")

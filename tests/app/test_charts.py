@@ -148,6 +148,33 @@ def test_loss_curves_log_and_linear():
     assert list(lin.data[1].y) == pytest.approx([0.0, 0.0, 0.01, 0.02])
 
 
+def test_loss_of_exactly_zero_is_a_gap_not_a_joined_line():
+    """A cross-entropy of exactly 0 mid-run (an easy task) cannot be drawn on a log axis: the line
+    breaks there instead of joining the points on either side (which drew a false rising diagonal)."""
+    vals = [0.5, 0.0, 0.0, 0.4, float("nan"), 0.3]
+    ev = [{"kind": "step_logged", "task": 0, "step": i, "global_step": i,
+           "losses": {"ce": v, "r_hnet": 0.0, "r_target": 0.0, "total": 1.0}} for i, v in enumerate(vals)]
+    ce = charts.loss_curves(ev).data[0]
+    assert list(ce.x) == [0, 1, 2, 3, 4, 5] and list(ce.y) == [0.5, None, None, 0.4, None, 0.3]
+    assert not ce.connectgaps
+
+
+def test_log_axis_labels_powers_of_ten_over_two_decades():
+    def fig(lo: float):
+        return charts.loss_curves([{"kind": "step_logged", "task": 0, "step": i, "global_step": i,
+                                    "losses": {"ce": v, "total": v}} for i, v in enumerate([lo, 1.0])])
+
+    assert fig(1e-4).layout.yaxis.dtick == 1
+    assert fig(0.3).layout.yaxis.dtick is None  # under two decades: Plotly's own ticks
+
+
+def test_metric_bars_keep_each_methods_colour_and_legend():
+    both = charts.metric_bars({"HyperMask": {"avg_acc": 0.9}, "Fine-tuning": {"avg_acc": 0.6}})
+    one = charts.metric_bars({"HyperMask": {}, "Fine-tuning": {"avg_acc": 0.6}})  # HyperMask: no task yet
+    assert one.data[1].marker.color == both.data[1].marker.color != both.data[0].marker.color
+    assert list(one.data[0].y) == [None, None, None] and one.layout.showlegend is True
+
+
 def test_loss_curves_downsample():
     ev = [{"kind": "step_logged", "task": 0, "step": i, "global_step": i,
            "losses": {"total": 1.0 + i, "ce": 1.0, "r_hnet": 0.0, "r_target": 0.0}}
