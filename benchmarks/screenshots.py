@@ -81,7 +81,7 @@ def train(driver, url: str, out: Path) -> None:  # noqa: ANN001
     driver.get(url + "/train")
     choose_options(driver, "train", [("benchmark", "Split MNIST"), ("preset", "demo")], timeout=90)
     click_button(driver, "train_start")
-    wait_for(lambda: ("task 4 of 5" in page_text(driver) and plot_traces(driver, "live_forgetting") >= 4)
+    wait_for(lambda: ("(4 of 5)" in page_text(driver) and plot_traces(driver, "live_forgetting") >= 4)
              or status_text(driver) in ("finished", "stopped", "failed"), 600, "the live run's fourth task")
     time.sleep(1.0)  # one more fragment refresh: the third row of the accuracy matrix
     _check(driver, "train")

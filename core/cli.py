@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import signal
 import sys
 from typing import Sequence
@@ -63,8 +64,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Config field names in the config's error messages → the flags a CLI user typed.
+_FLAGS: tuple[tuple[str, str], ...] = (
+    ("hypernetwork hidden", "--hnet-hidden"), ("n_tasks", "--tasks"), ("iters_per_task", "--iters"),
+    ("batch_size", "--batch-size"), ("eval_every", "--eval-every"), ("embedding_dim", "--embedding-dim"),
+    ("chunk_size", "--chunk-size"), ("beta_norm", "--beta-norm"), ("sparsity", "--sparsity"),
+    ("beta", "--beta"), ("lambda", "--lam"), ("lam", "--lam"), ("l1", "--l1"), ("lr", "--lr"), ("hidden", "--hidden"),
+    ("seed", "--seed"),
+)
+
+
+def _flag_message(msg: str) -> str:
+    """A config error in the CLI's words: "iters_per_task=-5 must …" → "--iters -5 must …"."""
+    for field, flag in _FLAGS:
+        msg = re.sub(rf"(?<![\w-]){re.escape(field)}\s*=\s*", f"{flag} ", msg)
+    return msg.replace(" or be None", " (or 0: no chunking)")
+
+
 def config_from_args(a: argparse.Namespace) -> RunConfig:
-    """Preset + overrides → validated RunConfig (raises ValueError naming the bad value)."""
+    """Preset + overrides → validated RunConfig (raises ValueError naming the bad value by its flag)."""
+    try:
+        return _config_from_args(a)
+    except ValueError as e:
+        raise ValueError(_flag_message(str(e))) from None
+
+
+def _config_from_args(a: argparse.Namespace) -> RunConfig:
     cfg = make_config(a.benchmark, a.method, a.preset, a.data, a.seed)
 
     def over(obj: object, **kw: object) -> object:

@@ -150,7 +150,7 @@ _USER_NAMES: tuple[tuple[str, str], ...] = (
     (r"\bsparsity(?: p)?\b", "sparsity p"), (r"\blr\b", "learning rate"),
     (r"\bembedding_dim\b", "task embedding size d"), (r"\bchunk_size\b", "chunk size"),
     (r"\beval_every\b", "evaluate every"), (r"(?<![\w ])hidden(?==)", "target hidden sizes"),
-    (r"^hidden\b", "target hidden sizes"),
+    (r"^hidden\b", "target hidden sizes"), (r"\bseed\b", "seed"),
 )
 _NUMERIC = ("seed", "n_tasks", "iters", "eval_every", "sparsity", "beta", "lam", "batch_size", "embedding_dim", "lr")
 

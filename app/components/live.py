@@ -119,7 +119,8 @@ def progress(records: Sequence[Mapping[str, Any]], samples: Sequence[tuple[float
         return 0.0, "preparing the task stream…"
     done = min(last_step(records), total)
     task = min(done // max(iters, 1), n_tasks - 1)
-    text = f"iteration {done:,} / {total:,} · task {task + 1} of {n_tasks}"
+    # tasks are numbered from 0, as in the charts ("task 2 (3 of 5)")
+    text = f"iteration {done:,} / {total:,} · task {task} ({task + 1} of {n_tasks})"
     if status in ("running",) and len(samples) >= 2:
         # from the first step on: the seconds a training process spends starting are not training
         recent = [s for s in samples if s[0] >= samples[-1][0] - _RATE_WINDOW_S and s[1] > 0]

@@ -63,7 +63,7 @@ def run_picker(key: str, label: str = "Run", prefer_method: str | None = None) -
     """
     runs = available_runs()
     if not runs:
-        st.info("No runs yet: start one on the **Train** page (Split Digits · demo takes about a minute), "
+        st.info("No runs yet: start one on the **Train** page (Split Digits · demo takes a few seconds), "
                 "or import a run bundle on the **Runs** page.")
         return None
     by_path = {r.path: r for r in runs}

@@ -65,7 +65,7 @@ def main() -> None:
     stories, origin, notes = _stories()
     if not stories:
         st.info("No pretrained runs are installed and no runs are saved yet. Open **Train (live)** and start "
-                "Split Digits · demo (about a minute on a laptop), or **Compare** to train HyperMask and "
+                "Split Digits · demo (a few seconds on a laptop), or **Compare** to train HyperMask and "
                 "fine-tuning side by side.")
         st.page_link("views/train.py", label="Train a run now", icon=":material/model_training:")
         return

@@ -142,6 +142,6 @@ def test_time_left_ignores_the_seconds_before_the_first_step() -> None:
     # 2.4 s of process start at step 0, then 200 iterations a second
     samples = [(0.0, 0), (1.2, 0), (2.4, 0), (3.0, 100), (4.0, 300), (5.0, 500)]
     frac, text = live.progress(recs, samples, "running")
-    assert frac == 0.5 and "task 2 of 2" in text and "about 2 s left" in text
+    assert frac == 0.5 and "task 1 (2 of 2)" in text and "about 2 s left" in text
     _, text = live.progress(recs, samples[:4], "running")  # one sample after the start: no guess yet
     assert "estimating time left" in text
