@@ -278,7 +278,8 @@ def load_run(path: str | Path) -> Run:
     """Load run folder `path`: JSON + safetensors only, never pickle.
 
     Raises:
-        RunError: missing or malformed files, a newer format version, weights that do not fit.
+        RunError: missing or malformed files, a newer format version, weights or masks that do not
+            fit the configured networks.
     """
     from core.methods import build_method  # local import: checkpoint stays light for listing
     from core.models.target import build_target
@@ -308,10 +309,19 @@ def load_run(path: str | Path) -> Run:
         raise RunError("masks.safetensors is missing (a HyperMask run with completed tasks has masks)")
     masks: dict[int, dict[str, Tensor]] = {}
     if (p / "masks.safetensors").exists():
+        shapes = {name: tuple(w.shape) for name, w in method.target.named_parameters()}
         for key, t in _load_tensors(p / "masks.safetensors").items():
             m = re.fullmatch(r"task(\d+)/(.+)", key)
             if m:
-                masks.setdefault(int(m.group(1)), {})[m.group(2)] = t.float()
+                task, name = int(m.group(1)), m.group(2)
+                if name not in shapes:
+                    raise RunError(f"masks.safetensors: {key} names no parameter of the target network")
+                if tuple(t.shape) != shapes[name]:
+                    raise RunError(f"masks.safetensors: {key} has shape {tuple(t.shape)}, but the target "
+                                   f"network's {name} has {shapes[name]}")
+                if task >= n_tasks:
+                    raise RunError(f"masks.safetensors: {key} is for task {task} of a {n_tasks}-task run")
+                masks.setdefault(task, {})[name] = t.float()
     return Run(p, cfg, metrics, method, dict(sorted(masks.items())))
 
 

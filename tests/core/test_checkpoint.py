@@ -88,7 +88,7 @@ def test_newer_format_says_which_version(saved, tmp_path) -> None:
 
 @pytest.mark.parametrize("damage", ["garbage_config", "missing_weights", "garbage_weights", "pickle_weights",
                                     "string_bwt", "acc_out_of_range", "tasks_done_too_big", "wrong_shape_weights",
-                                    "missing_masks"])
+                                    "missing_masks", "wrong_shape_masks"])
 def test_damaged_runs_raise_run_error(saved, tmp_path, damage: str) -> None:
     d, _ = saved
     bad = tmp_path / damage
@@ -110,6 +110,10 @@ def test_damaged_runs_raise_run_error(saved, tmp_path, damage: str) -> None:
         save_file(w, str(bad / "weights.safetensors"))
     elif damage == "missing_masks":
         (bad / "masks.safetensors").unlink()
+    elif damage == "wrong_shape_masks":  # the right names, tensors of shape (3,)
+        from safetensors.torch import load_file, save_file
+        masks = load_file(str(bad / "masks.safetensors"))
+        save_file({k: torch.ones(3, dtype=v.dtype) for k, v in masks.items()}, str(bad / "masks.safetensors"))
     else:
         m = json.loads((bad / "metrics.json").read_text())
         if damage == "string_bwt":
@@ -122,6 +126,8 @@ def test_damaged_runs_raise_run_error(saved, tmp_path, damage: str) -> None:
     with pytest.raises(RunError) as e:
         load_run(bad)
     assert "\n" not in str(e.value)
+    if damage == "wrong_shape_masks":
+        assert "has shape (3,)" in str(e.value)
 
 
 def test_list_runs_marks_unreadable(saved, tmp_path) -> None:
