@@ -33,13 +33,20 @@ def _start(cfg: RunConfig) -> None:
 
 
 def _attach_ui() -> str | None:
-    """Which run this page shows: the session's run, else the newest live one (re-attach), else the
-    newest this server has trained (a refresh after the run ended still shows it)."""
+    """Which run this page shows: the session's run, else the one named in the URL (`?run=`, kept
+    across a refresh), else the newest live one (re-attach), else the newest this server has trained
+    (a refresh after the run ended still shows it)."""
     active = list(REGISTRY.active())
     current = state.train_run()
     if current is None and (active or REGISTRY.all()):
-        current = active[-1] if active else list(REGISTRY.all())[-1]
+        # A refresh keeps the URL: ?run=<folder name> re-attaches to the run this tab showed (not
+        # just the newest, which may be a Compare run started since).
+        named = st.query_params.get("run")
+        by_name = {Path(d).name: d for d in REGISTRY.all()}
+        current = by_name.get(named) or (active[-1] if active else list(REGISTRY.all())[-1])
         state.set_train_run(current)
+    if current is not None and st.query_params.get("run") != Path(current).name:
+        st.query_params["run"] = Path(current).name
     options = list(dict.fromkeys(([current] if current else []) + active[::-1]))
     if len(options) > 1 or (options and options[0] not in active):
         labels = {d: f"{Path(d).name} ({live.status(d)})" for d in options}

@@ -66,10 +66,14 @@ def env(tmp_path: Path, pretrained: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
     REGISTRY.forget_finished()  # the next test's pages start without this test's runs
 
 
-def _app(page: str | None = None) -> AppTest:
+def _app(page: str | None = None, **query: str) -> AppTest:
+    """A new session (a new tab, or a refresh) on `page`, with URL query parameters `query`."""
     at = AppTest.from_file(MAIN, default_timeout=30).run()
     if page is not None:
-        at.switch_page(page).run()
+        at.switch_page(page)
+        for k, v in query.items():
+            at.query_params[k] = v
+        at.run()
     return at
 
 
@@ -198,6 +202,24 @@ def test_second_session_reattaches_instead_of_starting(env: Path) -> None:
     assert "**running**" in _status(second) or "**paused**" in _status(second)
     second.button(key="train_stop").click().run()
     _poll(first, lambda a: "**stopped**" in _status(a))
+
+
+def test_a_refresh_reattaches_to_the_run_named_in_the_url(env: Path) -> None:
+    """The Train page keeps `?run=<folder>` in the URL; a refresh (new session, same URL) shows that
+    run even when a newer one (e.g. started on Compare) is live."""
+    first = _app("views/train.py")
+    _tiny_form(first, iters=2000)
+    first.button(key="train_start").click().run()
+    mine = next(iter(REGISTRY.all()))
+    assert first.query_params["run"] == Path(mine).name
+    newer = _app("views/train.py")
+    _tiny_form(newer, iters=2000)
+    newer.button(key="train_start").click().run()  # the newest run now
+    assert len(REGISTRY.active()) == 2
+    refreshed = _app("views/train.py", run=Path(mine).name)
+    assert Path(mine).name in _status(refreshed)
+    plain = _app("views/train.py")  # no URL: the newest live run
+    assert Path(mine).name not in _status(plain)
 
 
 @pytest.mark.parametrize("field,value,message", [
