@@ -41,6 +41,13 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
     if not runs:
         st.info("Nothing to compare yet.")
         return
+    if not live_view:
+        for label, recs in runs.items():
+            if not recs:
+                st.warning(f"{label}: no training events could be read from its events.jsonl (missing, empty "
+                           "or not JSON lines), so it has no curves or metrics here.", icon=":material/warning:")
+            elif not any(r.get("kind") == "evaluated" for r in recs):
+                st.caption(f"{label} has no evaluation to draw: it ended before its first.")
     totals = [live.run_info(r) for r in runs.values()]
     total = max((n * i for n, i in totals), default=0) or None
     if statuses is not None:

@@ -64,7 +64,7 @@ def _input_grid(run: Run, masks: dict[int, dict[str, np.ndarray]]) -> None:
 
 
 def _histogram(masks: dict[int, dict[str, np.ndarray]], layers: list[str]) -> None:
-    c = st.columns([2, 3, 1])
+    c = ui.wrapping_row("masks_hist_controls", [("layer", 2, 12), ("tasks", 3, 16), ("zeros", 1, 8)])
     layer = c[0].selectbox("Layer", layers, key="masks_hist_layer")
     tasks = sorted(masks)
     state.init_default("masks_hist_tasks", tasks[:3])

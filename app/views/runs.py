@@ -37,11 +37,11 @@ def _table(rows: list[tuple[str, RunSummary]]) -> pd.DataFrame:
         return None if v is None else round(100 * v, 1)
 
     return pd.DataFrame([{
-        "run": s.name, "origin": origin, "benchmark": s.benchmark,
+        "run": s.name, "date": str(s.created or "")[:16].replace("T", " "), "origin": origin, "benchmark": s.benchmark,
         "method": METHOD_LABELS.get(s.method, s.method),
         "status": "unreadable (see above)" if s.error else live.status(str(s.path.resolve())),
         "tasks": f"{s.tasks_done}/{s.n_tasks}" if not s.error else "",
-        "ACC %": pct(s.avg_acc), "BWT %": pct(s.bwt), "date": str(s.created or "")[:16].replace("T", " "),
+        "ACC %": pct(s.avg_acc), "BWT %": pct(s.bwt),
     } for origin, s in rows])
 
 

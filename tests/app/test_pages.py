@@ -260,6 +260,19 @@ def test_compare_starts_both_methods_on_one_stream(env: Path) -> None:
     assert at.multiselect(key="compare_saved").value and "compare_saved_forgetting" in _chart_keys(at)
 
 
+def test_compare_warns_about_a_run_whose_events_cannot_be_read(env: Path, pretrained: Path) -> None:
+    import shutil
+
+    bad = env / "garbled-hypermask"
+    shutil.copytree(pretrained / "split-digits-hypermask", bad)
+    (bad / "events.jsonl").write_bytes(b"\x00\xffnot json\n{also not\n")
+    at = _app("views/compare.py")
+    at.multiselect(key="compare_saved").set_value([str(bad.resolve()),
+                                                   str((pretrained / "split-digits-finetune").resolve())]).run()
+    assert not at.exception
+    assert any("no training events could be read" in w.value for w in at.warning), [w.value for w in at.warning]
+
+
 def test_masks_page_for_hypermask_and_finetune(env: Path, pretrained: Path) -> None:
     at = _app("views/masks.py")
     keys = _chart_keys(at)
