@@ -91,6 +91,10 @@ def check_out_dir(path: str | Path, name: str = "--out") -> Path:
     if (p / "config.json").exists() or (p / "metrics.json").exists():
         raise RunError(f"{name} {p} already holds a run; choose a new folder (nothing was overwritten)")
     if p.is_dir() and any(p.iterdir()):
+        early = early_failure(p)
+        if early is not None:
+            raise RunError(f"{name} {p} holds a run that failed before its first task ({early[:120]}); "
+                           "delete that folder or give another one")
         raise RunError(f"{name} {p} is a folder that is not empty; give a new or empty folder")
     return p
 
@@ -342,9 +346,28 @@ class RunSummary:
     error: str | None = None
 
 
-def summarize_run(path: str | Path) -> RunSummary:
-    """Read config.json and metrics.json only (cheap); never raises for a bad folder."""
+def early_failure(path: str | Path) -> str | None:
+    """The message of a run that failed before it saved anything (no config.json; its events.jsonl
+    ends with a run_failed event, e.g. out of memory while building the networks), else None."""
     p = Path(path)
+    if (p / "config.json").exists() or not (p / "events.jsonl").is_file():
+        return None
+    try:
+        failed = [e for e in read_events(p) if e.get("kind") == "run_failed"]
+    except (RunError, OSError):
+        return None
+    if not failed:
+        return None
+    return str(failed[-1].get("message") or "no message")
+
+
+def summarize_run(path: str | Path) -> RunSummary:
+    """Read config.json and metrics.json only (cheap); never raises for a bad folder. A run that
+    failed before saving anything is reported as such (`early_failure`), with its error."""
+    p = Path(path)
+    early = early_failure(p)
+    if early is not None:
+        return RunSummary(p, p.name, error=f"the run failed before its first task: {early}"[:300])
     try:
         cfg = read_config(p)
         m = read_metrics(p)

@@ -6,6 +6,7 @@ instantly: no training and no model loading on first open.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 
 import streamlit as st
@@ -64,6 +65,11 @@ def main() -> None:
     _intro()
     stories, origin, notes = _stories()
     if not stories:
+        where = paths.pretrained_dir()
+        if not where.is_dir():
+            st.warning(f"The pretrained runs folder `{where}` does not exist"
+                       + (" (set by HYPERMASK_PRETRAINED_DIR)." if os.environ.get("HYPERMASK_PRETRAINED_DIR") else "."),
+                       icon=":material/folder_off:")
         st.info("No pretrained runs are installed and no runs are saved yet. Open **Train (live)** and start "
                 "Split Digits · demo (a few seconds on a laptop), or **Compare** to train HyperMask and "
                 "fine-tuning side by side.")

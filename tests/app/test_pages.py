@@ -138,6 +138,7 @@ def test_overview_without_pretrained_runs(env: Path, monkeypatch: pytest.MonkeyP
     at = _app()
     assert not at.exception and not at.error
     assert any("No pretrained runs" in i.value for i in at.info)
+    assert any(str(tmp_path / "missing") in w.value and "HYPERMASK_PRETRAINED_DIR" in w.value for w in at.warning)
 
 
 # ---- train page ----------------------------------------------------------------------------

@@ -173,3 +173,21 @@ def test_delete_run_only_inside_root(saved, tmp_path) -> None:
     with pytest.raises(RunError):
         delete_run(d, tmp_path)
     assert d.exists()
+
+
+def test_a_run_that_failed_before_its_first_task_says_so(tmp_path) -> None:
+    """A run that died while building its networks leaves only events.jsonl: the runs list shows
+    its error (not "config.json is missing"), and the CLI's --out check names it too."""
+    from core.checkpoint import check_out_dir, summarize_run
+
+    d = tmp_path / "early"
+    d.mkdir()
+    lines = [{"kind": "run_started", "config": {}, "run_dir": str(d), "n_tasks": 5, "iters_per_task": 10, "info": {}},
+             {"kind": "run_failed", "message": "RuntimeError: can't allocate memory", "traceback": ""}]
+    (d / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    s = summarize_run(d)
+    assert s.error == "the run failed before its first task: RuntimeError: can't allocate memory"
+    with pytest.raises(RunError, match=r"failed before its first task \(RuntimeError: can't allocate memory\)"):
+        check_out_dir(d)
+    (d / "events.jsonl").write_text(json.dumps(lines[0]) + "\n")  # no failure recorded: as before
+    assert "config.json" in summarize_run(d).error
