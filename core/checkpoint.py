@@ -427,6 +427,9 @@ def import_bundle(data: bytes, root: str | Path, max_bytes: int = MAX_BUNDLE_BYT
     except zipfile.BadZipFile:
         raise RunError("bundle is not a zip file") from None
     names = [i.filename for i in infos]
+    escaping = [n for n in names if n.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", n)]
+    if escaping:
+        raise RunError(f"bundle member(s) {escaping[:3]} point outside the run folder; nothing was unpacked")
     bad = [n for n in names if n not in RUN_FILES]
     if bad:
         raise RunError(f"bundle holds unexpected file(s) {bad[:3]}; allowed: {', '.join(RUN_FILES)}")

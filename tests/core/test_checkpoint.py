@@ -161,6 +161,12 @@ def test_bundle_round_trip_and_checks(saved, tmp_path) -> None:
         z.writestr("evil.pkl", b"cos\nsystem\n")
     with pytest.raises(RunError, match="unexpected file"):
         import_bundle(buf.getvalue(), tmp_path / "imported")
+    buf = BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:  # a folder-prefixed bundle with one member that climbs out
+        for name in ("config.json", "metrics.json", "../../evil2"):
+            z.writestr(f"run/{name}", "{}")
+    with pytest.raises(RunError, match=r"\['run/\.\./\.\./evil2'\] point outside the run folder"):
+        import_bundle(buf.getvalue(), tmp_path / "imported")
     with pytest.raises(RunError, match="not a zip"):
         import_bundle(b"hello", tmp_path / "imported")
     with pytest.raises(RunError, match="limit"):
