@@ -78,7 +78,7 @@ def metrics(path: str | Path) -> dict[str, Any] | None:
     return _metrics(str(p.resolve()), _mtime(p / "metrics.json"))
 
 
-@st.cache_data(max_entries=32, show_spinner="Computing projection…")
+@st.cache_data(max_entries=32, show_spinner=False)  # the Embeddings page shows its own spinner
 def _projection(path: str, stamp: float, what: str, algorithm: str, layer: int, per_task: int,
                 seed: int) -> projections.Projection:
     run = _load_run(path, stamp)

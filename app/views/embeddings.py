@@ -44,8 +44,12 @@ def _controls(run) -> dict:  # noqa: ANN001
 
 
 def _draw(choice: RunChoice, req: dict) -> None:
+    wait = (f"Computing the {req['algorithm']} projection…" + (
+        " The first UMAP after the app starts compiles UMAP's code first (10–20 s on a laptop); later ones are quick."
+        if req["algorithm"] == "UMAP" else ""))
     try:
-        proj = cached.projection(choice.path, req["what"], req["algorithm"], req["layer"], req["per_task"])
+        with st.spinner(wait):
+            proj = cached.projection(choice.path, req["what"], req["algorithm"], req["layer"], req["per_task"])
     except (RunError, DataError, ValueError) as e:
         st.warning(f"Cannot compute this projection: {e}")
         return
