@@ -4,7 +4,6 @@ Environment variables are read here, in the app only (core never reads them):
   HYPERMASK_RUNS_DIR        folder for new and saved runs (default: <repo>/runs)
   HYPERMASK_PRETRAINED_DIR  folder with the shipped runs and manifest.json (default: <repo>/pretrained)
   HYPERMASK_TRAIN_THREADS   torch threads of a training process started by the app (default: half the cores)
-  HYPERMASK_CACHE_DIR       where the live-chart component's files are assembled (default: the user cache)
 """
 
 from __future__ import annotations

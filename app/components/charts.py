@@ -3,8 +3,8 @@
 Every function takes plain data (lists, dicts of event records, numpy arrays) and returns a
 `plotly.graph_objects.Figure` with a title, axis titles, compact margins, `template="plotly_white"`
 and a fixed `layout.uirevision`, so a live refresh of the same chart keeps the user's zoom and
-legend state (no flicker). Show them with
-``st.plotly_chart(fig, config=PLOTLY_CONFIG)``.
+legend state (no flicker). The app shows them with `app.components.ui.chart`. Every figure function
+holds `FIGURE_LOCK` while it builds (see there: the first pandas import must not overlap it).
 
 Vocabulary: task-incremental learning, task embedding, target network, hypernetwork,
 mask sparsity, accuracy matrix R[i, j] (accuracy on task j after training task i; fractions in
@@ -154,13 +154,10 @@ def _add_task_switches(fig: go.Figure, switches: Sequence[tuple[int, int]]) -> N
 
 
 def _log_y(fig: go.Figure) -> None:
-    """Log y axis; over two decades or more, tick labels at powers of ten only (Plotly's default
-    labels the 2s and 5s in between too, which crowds a small chart)."""
-    ys = [float(v) for t in fig.data if t.y is not None for v in t.y
-          if v is not None and math.isfinite(float(v)) and float(v) > 0]
-    fig.update_yaxes(type="log")
-    if ys and math.log10(max(ys) / min(ys)) >= 2:
-        fig.update_yaxes(dtick=1)
+    """Log y axis with at most about 6 tick labels, whatever range is shown (after a zoom too): over
+    several decades Plotly then labels powers of ten only, instead of also the 2s and 5s between
+    them, which crowd a small chart."""
+    fig.update_yaxes(type="log", nticks=6)
 
 
 def _fix_x_range(fig: go.Figure, total_steps: int | None) -> None:
@@ -336,8 +333,8 @@ def loss_curves(events: Sequence[Mapping[str, Any]], *, log_y: bool = True,
             v = float(v)
             xs.append(int(e["global_step"]))
             ys.append(None if not math.isfinite(v) or (log_y and v <= 0) else v)
-        while ys and ys[0] is None:  # a line starts at its first drawable point
-            xs, ys = xs[1:], ys[1:]
+        first = next((i for i, y in enumerate(ys) if y is not None), len(ys))
+        xs, ys = xs[first:], ys[first:]  # a line starts at its first drawable point
         xs, ys = _downsample(xs, ys, max_points)
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines", name=label,

@@ -37,7 +37,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
     `matrices_folded`: the accuracy matrices go into a collapsed expander (key `<prefix>_matrices`)
     and are built only once it is opened.
     """
-    live_view = statuses is not None  # charts redrawn by the polling fragment update in place
+    live_view = statuses is not None  # a live comparison: progress bars, figures memoised per event change
     if not runs:
         st.info("Nothing to compare yet.")
         return
@@ -50,7 +50,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
                 st.caption(f"{label} has no evaluation to draw: it ended before its first.")
     totals = [live.run_info(r) for r in runs.values()]
     total = max((n * i for n, i in totals), default=0) or None
-    if statuses is not None:
+    if live_view:
         for k, (label, recs) in enumerate(runs.items()):
             st_ = statuses.get(label, "")
             frac, text = live.progress(recs, (samples or {}).get(label, []), st_)

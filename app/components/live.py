@@ -209,13 +209,18 @@ def start_runs(configs: Sequence[Any], root: str | Path) -> list[str]:
     if len(REGISTRY.active()) + len(configs) > MAX_LIVE_RUNS:
         raise ValueError(f"at most {MAX_LIVE_RUNS} runs may train at once on this machine and "
                          f"{len(REGISTRY.active())} are running; stop some first")
-    from core.engine.loop import check_run  # torch: not on the way to the Overview's first chart
+    # torch: imported here, not on the way to the Overview's first chart
+    from core.engine.loop import check_run
+    from core.methods import check_model_size
 
-    checked: set[Any] = set()
-    for cfg in configs:  # the data (a path that exists may still not be MNIST) and the model size
-        if (cfg.data, cfg.train.seed, cfg.train.method, cfg.target, cfg.hyper) not in checked:
-            check_run(cfg)
-            checked.add((cfg.data, cfg.train.seed, cfg.train.method, cfg.target, cfg.hyper))
+    streams: dict[Any, Any] = {}  # the data (a path that exists may not be MNIST), once per task stream
+    for cfg in configs:
+        key = (cfg.data, cfg.train.seed)
+        if key not in streams:
+            streams[key] = check_run(cfg)  # loads the data and checks this config's model size
+        else:
+            bench = streams[key]
+            check_model_size(cfg, bench.input_shape, bench.n_classes, len(bench.tasks))
     dirs: list[str] = []
     try:
         for cfg in configs:

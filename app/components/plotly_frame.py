@@ -32,6 +32,7 @@ DEFAULT_HEIGHT = 450  # px, Plotly's default figure height
 TRACE_TYPES = frozenset({"bar", "box", "contour", "heatmap", "histogram", "histogram2d",
                          "histogram2dcontour", "image", "pie", "scatter", "scatterternary", "violin"})
 
+
 def can_draw(fig: go.Figure) -> bool:
     """True when every trace of `fig` is of a type in the vendored bundle (`TRACE_TYPES`)."""
     return all((t.type or "scatter") in TRACE_TYPES for t in fig.data)

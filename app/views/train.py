@@ -1,7 +1,8 @@
 """Train (live): configure a run, start it in a background worker, and watch forgetting happen.
 
 The worker (core.engine.runner.BackgroundRun in the process-wide REGISTRY) never calls Streamlit; this
-page polls its events in a fragment. A refresh or a second tab re-attaches to the newest live run.
+page polls its events in a fragment. A refresh or a second tab re-attaches to the run named in the URL
+(`?run=<folder>`), else to the newest live run.
 """
 
 from __future__ import annotations
@@ -113,8 +114,10 @@ def main() -> None:
     problem = paths.runs_dir_problem() or paths.settings_problem()
     if problem:
         st.warning(problem, icon=":material/folder_off:")
-    with st.container():  # always there: when the run ends and the picker appears, nothing below moves
-        current = _attach_ui()  # (a moved chart would be mounted afresh and lose the user's zoom)
+    # Always a container here, even when empty: when the run ends and the run picker appears in it,
+    # nothing below moves (a chart that moves is mounted afresh and loses the user's zoom).
+    with st.container():
+        current = _attach_ui()
     with st.expander("Configure a new run", expanded=current is None, key="train_config", on_change="rerun"):
         res = train_config_ui("train")
         if res.config is not None:

@@ -41,11 +41,11 @@ def check_size(n_out: int, n_tasks: int, cfg: HyperConfig) -> None:
     """Raise ValueError, naming the sizes, if the hypernetwork would exceed `MAX_PARAMETERS`."""
     n = parameter_count(n_out, n_tasks, cfg)
     if n > MAX_PARAMETERS:
-        how = "fewer hypernetwork hidden units" + (" or a chunk size (HNET-style chunking)"
-                                                  if cfg.chunk_size is None else " or a smaller chunk size")
-        raise ValueError(f"the hypernetwork would have {n:,} parameters (hidden sizes {cfg.hidden}, "
-                         f"{n_out:,} outputs), more than the {MAX_PARAMETERS:,} this tool builds "
-                         f"(about {16 * n / 1e9:.0f} GB with gradients and Adam); use {how}")
+        chunking = "chunking (a chunk size)" if cfg.chunk_size is None else "a smaller chunk size"
+        raise ValueError(f"the hypernetwork would have {n:,} parameters: it generates {n_out:,} numbers (one per "
+                         f"target network weight it serves) through hidden sizes {cfg.hidden}; that is more than "
+                         f"the {MAX_PARAMETERS:,} this tool builds (about {16 * n / 1e9:.0f} GB with gradients and "
+                         f"Adam). Use smaller target hidden sizes, fewer hypernetwork hidden units, or {chunking}")
 
 
 class HyperNetwork(nn.Module):

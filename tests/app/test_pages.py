@@ -209,12 +209,12 @@ def test_a_refresh_reattaches_to_the_run_named_in_the_url(env: Path) -> None:
     """The Train page keeps `?run=<folder>` in the URL; a refresh (new session, same URL) shows that
     run even when a newer one (e.g. started on Compare) is live."""
     first = _app("views/train.py")
-    _tiny_form(first, iters=2000)
+    _tiny_form(first, iters=50_000)  # both runs must still be live when the refresh comes
     first.button(key="train_start").click().run()
     mine = next(iter(REGISTRY.all()))
     assert first.query_params["run"] == Path(mine).name
     newer = _app("views/train.py")
-    _tiny_form(newer, iters=2000)
+    _tiny_form(newer, iters=50_000)
     newer.button(key="train_start").click().run()  # the newest run now
     assert len(REGISTRY.active()) == 2
     refreshed = _app("views/train.py", run=Path(mine).name)
