@@ -153,13 +153,6 @@ def _add_task_switches(fig: go.Figure, switches: Sequence[tuple[int, int]]) -> N
                            font=dict(size=9, color="rgba(70,70,70,0.9)"))
 
 
-def _log_y(fig: go.Figure) -> None:
-    """Log y axis with at most about 6 tick labels, whatever range is shown (after a zoom too): over
-    several decades Plotly then labels powers of ten only, instead of also the 2s and 5s between
-    them, which crowd a small chart."""
-    fig.update_yaxes(type="log", nticks=6)
-
-
 def _fix_x_range(fig: go.Figure, total_steps: int | None) -> None:
     if total_steps is not None and total_steps > 0:
         fig.update_xaxes(range=[0, total_steps], autorange=False)
@@ -345,7 +338,7 @@ def loss_curves(events: Sequence[Mapping[str, Any]], *, log_y: bool = True,
     _finish(fig, title=title, x_title="training iterations",
             y_title="loss (log scale)" if log_y else "loss", uirevision=uirevision, height=height)
     if log_y:
-        _log_y(fig)
+        fig.update_yaxes(type="log")
     _fix_x_range(fig, total_steps)
     return fig
 
@@ -622,7 +615,7 @@ def mask_histogram(values_per_task: Mapping[int, np.ndarray], thresholds: Mappin
     _finish(fig, title=title, x_title="mask value", y_title="count (log scale)" if log_y else "count",
             uirevision=uirevision, height=height, barmode="overlay", bargap=0)
     if log_y:
-        _log_y(fig)
+        fig.update_yaxes(type="log")
     return fig
 
 
