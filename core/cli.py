@@ -141,7 +141,9 @@ def train(a: argparse.Namespace) -> int:
     """Run `python -m core train`; returns the exit status."""
     from tqdm import tqdm
 
-    from core.engine.loop import check_run, run_training
+    from core.data.benchmarks import make_benchmark
+    from core.engine.loop import run_training
+    from core.methods import check_model_size
 
     # SIGTERM ends the run like Ctrl-C: completed tasks stay saved, the status says "stopped".
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -153,7 +155,8 @@ def train(a: argparse.Namespace) -> int:
         if a.threads is not None:
             check_threads(a.threads, "--threads")
         check_out_dir(a.out)
-        bench = check_run(cfg)  # data and model size
+        bench = make_benchmark(cfg.data, cfg.train.seed)  # loads and checks the data
+        check_model_size(cfg, bench.input_shape, bench.n_classes, len(bench.tasks))
         out = prepare_out_dir(a.out)  # created only once everything else has been checked
     except (ValueError, RunError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)

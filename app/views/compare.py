@@ -99,6 +99,8 @@ def main() -> None:
     with st.expander("Start a live comparison", expanded=not group, key="compare_config", on_change="rerun"):
         res = compare_config_ui("compare")
         n = len(res.configs or {})
+        if n and not problem:
+            live.prewarm(n)  # one ready process per method: the runs start together, at once
         st.button(f"Start comparison ({n} runs)" if n else "Start comparison", key="compare_start",
                   type="primary", icon=":material/rocket_launch:", disabled=res.configs is None or bool(problem),
                   on_click=_start, args=(res.configs,))

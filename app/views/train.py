@@ -127,6 +127,8 @@ def main() -> None:
         st.button("Start training", key="train_start", type="primary", icon=":material/rocket_launch:",
                   disabled=res.config is None or bool(problem),
                   on_click=_start, args=(res.config,))
+    if not problem:
+        live.prewarm(1)  # the next Start trains at once
     if current is None:
         st.info("No run yet. Configure one above and press **Start training**; Split Digits · demo takes about "
                 "a minute. The pretrained comparison is on the **Overview** page.")

@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from core.config import DataConfig
-from core.data.sources import DataError, RawSplit, load_digits, load_mnist
+from core.data.sources import MNIST_SIDE, DataError, RawSplit, load_digits, load_mnist
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
@@ -146,6 +146,26 @@ REGISTRY: dict[str, tuple[str, Builder, bool]] = {
     "permuted-mnist": ("mnist", _build_permuted, True),
     "split-digits": ("digits", _build_split, False),
 }
+
+
+DIGITS_SIDE = 8  # scikit-learn's digits are 8×8
+
+
+def stream_shape(cfg: DataConfig) -> tuple[tuple[int, int, int], int, int]:
+    """(input shape (C, H, W), classes per task head, number of tasks) of the stream `make_benchmark`
+    builds from `cfg`, worked out without loading any data (MNIST images are 28×28, digits 8×8;
+    `pad_to` enlarges them; split tasks have 2 classes, permuted ones 10).
+
+    Raises:
+        ValueError: `pad_to` smaller than the images.
+    """
+    kind, builder, _ = REGISTRY[cfg.benchmark]
+    side = MNIST_SIDE if kind == "mnist" else DIGITS_SIDE
+    if cfg.pad_to is not None and cfg.pad_to < side:
+        raise ValueError(f"pad_to={cfg.pad_to} is smaller than the {side}×{side} images")
+    n_classes = 10 if builder is _build_permuted else 2
+    out = cfg.pad_to or side
+    return (1, out, out), n_classes, cfg.tasks
 
 
 def make_benchmark(cfg: DataConfig, seed: int) -> Benchmark:

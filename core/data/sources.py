@@ -149,6 +149,24 @@ def load_mnist(source: str, *, seed: int = 0, test_fraction: float = 0.2) -> Raw
                     y_te.astype(np.int64), str(path), sha)
 
 
+def check_source(source: str) -> None:
+    """Check MNIST data given as a path (as `load_mnist` reads it, without converting the images);
+    "bundled" needs no check.
+
+    Raises:
+        DataError: as `load_mnist`.
+    """
+    if source == "bundled":
+        return
+    path = Path(source).expanduser().resolve()
+    if not path.exists():
+        raise _error(path, "data path does not exist (expected a Keras-layout MNIST .npz "
+                           "or a folder of the four MNIST IDX files)")
+    arrays = _read_idx_folder(path) if path.is_dir() else _read_npz(path)
+    _check_pair(*arrays[0], *arrays[1])
+    _check_pair(*arrays[2], *arrays[3])
+
+
 def _check_pair(x: np.ndarray, x_where: str, y: np.ndarray, y_where: str) -> None:
     """Validate an image array (uint8 (N, 28, 28)) and its labels (integer (N,), 0..9)."""
     if x.dtype != np.uint8:

@@ -20,7 +20,9 @@ import torch
 
 from core.checkpoint import RunFiles
 from core.config import RunConfig
-from core.data.benchmarks import Benchmark, BatchStream, make_benchmark
+from core.data.benchmarks import REGISTRY as BENCHMARK_REGISTRY
+from core.data.benchmarks import Benchmark, BatchStream, make_benchmark, stream_shape
+from core.data.sources import check_source
 from core.engine import events as ev
 from core.masks import mask_stats, ramped_sparsity
 from core.methods import Method, build_method, check_model_size
@@ -34,18 +36,20 @@ class TrainingDiverged(ValueError):
     settings that usually cause it (learning rate, β, λ)."""
 
 
-def check_run(cfg: RunConfig) -> Benchmark:
-    """Everything that can refuse a run before its folder is made: the data (loaded and checked by
-    `make_benchmark`) and the hypernetwork's size (`core.methods.check_model_size`); returns the
-    task stream. Used by the CLI and the app before they create a run folder.
+def check_run(cfg: RunConfig) -> None:
+    """Everything that can refuse a run before its folder is made, without building the task stream:
+    a data file given as a path (read and checked, `core.data.sources.check_source`), and the
+    hypernetwork's size for the stream's shapes (`stream_shape`, `core.methods.check_model_size`).
+    The app calls it before it creates a run folder; quick for the bundled data (nothing is loaded).
 
     Raises:
         core.data.sources.DataError: missing or malformed data (one line naming the file).
         ValueError: settings that do not fit the data, or a hypernetwork too large to build.
     """
-    bench = make_benchmark(cfg.data, cfg.train.seed)
-    check_model_size(cfg, bench.input_shape, bench.n_classes, len(bench.tasks))
-    return bench
+    if BENCHMARK_REGISTRY[cfg.data.benchmark][0] == "mnist":
+        check_source(cfg.data.source)
+    input_shape, n_classes, n_tasks = stream_shape(cfg.data)
+    check_model_size(cfg, input_shape, n_classes, n_tasks)
 
 
 @dataclass

