@@ -136,13 +136,7 @@ def load_mnist(source: str, *, seed: int = 0, test_fraction: float = 0.2) -> Raw
     if source == "bundled":
         x, y = _bundled_arrays()
         return _split(x, y, 255.0, "bundled", seed, test_fraction)
-    path = Path(source).expanduser().resolve()
-    if not path.exists():
-        raise _error(path, "data path does not exist (expected a Keras-layout MNIST .npz "
-                           "or a folder of the four MNIST IDX files)")
-    arrays = _read_idx_folder(path) if path.is_dir() else _read_npz(path)
-    _check_pair(*arrays[0], *arrays[1])
-    _check_pair(*arrays[2], *arrays[3])
+    path, arrays = _read_checked(source)
     x_tr, y_tr, x_te, y_te = (a for a, _ in arrays)
     sha = _idx_folder_sha256(path) if path.is_dir() else file_sha256(path)
     return RawSplit(_to_float(x_tr, 255.0), y_tr.astype(np.int64), _to_float(x_te, 255.0),
@@ -156,8 +150,12 @@ def check_source(source: str) -> None:
     Raises:
         DataError: as `load_mnist`.
     """
-    if source == "bundled":
-        return
+    if source != "bundled":
+        _read_checked(source)
+
+
+def _read_checked(source: str) -> tuple[Path, list[Pair]]:
+    """The resolved path and its four checked uint8/label arrays (with where each came from)."""
     path = Path(source).expanduser().resolve()
     if not path.exists():
         raise _error(path, "data path does not exist (expected a Keras-layout MNIST .npz "
@@ -165,6 +163,7 @@ def check_source(source: str) -> None:
     arrays = _read_idx_folder(path) if path.is_dir() else _read_npz(path)
     _check_pair(*arrays[0], *arrays[1])
     _check_pair(*arrays[2], *arrays[3])
+    return path, arrays
 
 
 def _check_pair(x: np.ndarray, x_where: str, y: np.ndarray, y_where: str) -> None:
