@@ -220,6 +220,7 @@ def start_runs(configs: Sequence[Any], root: str | Path) -> list[str]:
         for cfg in configs:
             dirs.append(str(new_run_dir(root, cfg).resolve()))
             REGISTRY.start(cfg, dirs[-1], threads=threads, process=True)
+        SPARES.close()  # spares left over (e.g. from Compare) would sit on memory while these train
     except Exception:
         control(dirs, "stop")
         for d in dirs:

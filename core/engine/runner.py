@@ -180,10 +180,10 @@ class SpareWorkers:
         with self._lock:
             return sum(p.poll() is None for p in self._idle)
 
-    def close(self) -> None:
-        """End every idle spare (closing its stdin ends it quietly)."""
+    def close(self, keep: int = 0) -> None:
+        """End the idle spares beyond the first `keep` (closing its stdin ends a spare quietly)."""
         with self._lock:
-            idle, self._idle = self._idle, []
+            idle, self._idle = self._idle[keep:], self._idle[:keep]
         for p in idle:
             for stream in (p.stdin, p.stdout, p.stderr):
                 try:

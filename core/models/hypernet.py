@@ -43,7 +43,7 @@ def check_size(n_out: int, n_tasks: int, cfg: HyperConfig) -> None:
     if n > MAX_PARAMETERS:
         chunking = "chunking (a chunk size)" if cfg.chunk_size is None else "a smaller chunk size"
         raise ValueError(f"the hypernetwork would have {n:,} parameters: it generates {n_out:,} numbers (one per "
-                         f"target network weight it serves) through hidden sizes {cfg.hidden}; that is more than "
+                         f"target network weight it serves) through its own hidden layers {cfg.hidden}; that is more than "
                          f"the {MAX_PARAMETERS:,} this tool builds (about {16 * n / 1e9:.0f} GB with gradients and "
                          f"Adam). Use smaller target hidden sizes, fewer hypernetwork hidden units, or {chunking}")
 

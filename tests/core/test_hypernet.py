@@ -76,6 +76,6 @@ def test_a_hypernetwork_too_large_to_build_is_refused_before_allocation() -> Non
     from core.models.hypernet import MAX_PARAMETERS
 
     cfg = HyperConfig(hidden=(100_000, 100_000), embedding_dim=8)
-    with pytest.raises(ValueError, match=r"10,101,001,016 parameters: it generates 1,000 numbers .*hidden sizes \(100000, 100000\)"):
+    with pytest.raises(ValueError, match=r"10,101,001,016 parameters: it generates 1,000 numbers .*hidden layers \(100000, 100000\)"):
         HyperNetwork({"w": torch.Size([100, 10])}, n_tasks=2, cfg=cfg)
     assert MAX_PARAMETERS >= 206_000_000  # the paper's Permuted MNIST hypernetwork still fits

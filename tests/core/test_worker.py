@@ -258,3 +258,15 @@ def test_an_unneeded_spare_exits_quietly() -> None:
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT, text=True)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 0 and out == "" and "bad first line" not in err
+
+
+def test_spares_can_be_trimmed() -> None:
+    from core.engine.runner import SPARES
+
+    SPARES.close()
+    SPARES.fill(2)
+    assert SPARES.idle() == 2
+    SPARES.close(keep=1)
+    assert SPARES.idle() == 1
+    SPARES.close()
+    assert SPARES.idle() == 0
