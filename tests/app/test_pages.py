@@ -151,12 +151,16 @@ def _tiny_form(at: AppTest, iters: int = 300) -> None:
 
 
 def test_train_start_pause_stop(env: Path) -> None:
+    from core.engine.runner import SPARES
+
     at = _app("views/train.py")
     _tiny_form(at)
     assert not at.error
+    assert SPARES.idle() >= 1  # the page got a training process ready
     at.button(key="train_start").click().run()
     assert not at.exception
     assert len(REGISTRY.active()) == 1
+    assert SPARES.idle() == 0  # the run took it, and none waits beside a live run
     _poll(at, lambda a: any(e.get("kind") == "evaluated" for e in _records()))
     at.button(key="train_pause").click().run()
     _poll(at, lambda a: "**paused**" in _status(a))
