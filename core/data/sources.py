@@ -231,8 +231,10 @@ def _idx_paths(folder: Path) -> list[Path]:
     found = {name: _find_idx(folder, name) for name in IDX_FILES}
     missing = [name for name, p in found.items() if p is None]
     if missing:
-        raise _error(folder, f"missing IDX file(s) {', '.join(missing)} (plain or .gz; expected "
-                             f"all of {', '.join(IDX_FILES)})")
+        if len(missing) == len(IDX_FILES):
+            raise _error(folder, f"holds none of the four MNIST IDX files ({', '.join(IDX_FILES)}, each "
+                                 "plain or .gz); give a Keras-layout mnist.npz or a folder of those files")
+        raise _error(folder, f"missing IDX file(s) {', '.join(missing)} (plain or .gz)")
     return [p for p in found.values() if p is not None]
 
 
