@@ -23,9 +23,7 @@ import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.config import FORMAT_VERSION, RunConfig
 from core.engine import events as ev

@@ -14,7 +14,7 @@ import sys
 from typing import Sequence
 
 from core.checkpoint import RunError, check_out_dir, prepare_out_dir
-from core.config import BENCHMARKS, METHODS, RunConfig, check_threads, parse_sizes
+from core.config import BENCHMARKS, METHODS, RunConfig, check_threads, parse_sizes, rename_fields
 from core.data.sources import DataError
 from core.engine import events as ev
 from core.presets import PRESETS, make_config
@@ -64,21 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Config field names in the config's error messages → the flags a CLI user typed.
-_FLAGS: tuple[tuple[str, str], ...] = (
+#: Config field names in the config's error messages (regex patterns) → the flags a CLI user typed.
+_FLAGS: tuple[tuple[str, str], ...] = tuple((rf"(?<![\w-]){re.escape(field)}\b", flag) for field, flag in (
     ("hypernetwork hidden", "--hnet-hidden"), ("n_tasks", "--tasks"), ("iters_per_task", "--iters"),
     ("batch_size", "--batch-size"), ("eval_every", "--eval-every"), ("embedding_dim", "--embedding-dim"),
     ("chunk_size", "--chunk-size"), ("beta_norm", "--beta-norm"), ("sparsity", "--sparsity"),
     ("beta", "--beta"), ("lambda", "--lam"), ("lam", "--lam"), ("l1", "--l1"), ("lr", "--lr"), ("hidden", "--hidden"),
     ("seed", "--seed"),
-)
+))
 
 
 def _flag_message(msg: str) -> str:
     """A config error in the CLI's words: "iters_per_task=-5 must …" → "--iters -5 must …"."""
-    for field, flag in _FLAGS:
-        msg = re.sub(rf"(?<![\w-]){re.escape(field)}\s*=\s*", f"{flag} ", msg)
-    return msg.replace(" or be None", " (or 0: no chunking)")
+    return rename_fields(msg, _FLAGS, " ").replace(" or be None", " (or 0: no chunking)")
 
 
 def config_from_args(a: argparse.Namespace) -> RunConfig:
@@ -131,10 +129,8 @@ def _ignored_flags(a: argparse.Namespace) -> list[str]:
     hyper = ["--hnet-hidden", "--embedding-dim", "--chunk-size", "--beta", "--beta-norm"]
     masks = ["--sparsity", "--lam", "--l1", "--no-adaptive"]
     unused = {"finetune": hyper + masks, "hnet": masks, "hypermask": []}[a.method]
-    dest = {"--sparsity": "sparsity", "--lam": "lam", "--l1": "l1", "--no-adaptive": "no_adaptive",
-            "--hnet-hidden": "hnet_hidden", "--embedding-dim": "embedding_dim", "--chunk-size": "chunk_size",
-            "--beta": "beta", "--beta-norm": "beta_norm"}
-    return [f for f in unused if getattr(a, dest[f]) not in (None, False)]
+    # argparse's attribute for "--beta-norm" is "beta_norm"
+    return [f for f in unused if getattr(a, f.lstrip("-").replace("-", "_")) not in (None, False)]
 
 
 def train(a: argparse.Namespace) -> int:

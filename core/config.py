@@ -11,6 +11,7 @@ import dataclasses
 import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,16 @@ def _check_finite(name: str, value: float) -> None:
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"{name}={value!r} is not one of {', '.join(choices)}")
+
+
+def rename_fields(msg: str, names: Sequence[tuple[str, str]], joiner: str) -> str:
+    """A config error message in its reader's words: every field matched by a regex `pattern` of
+    `names` becomes its `name`, and "field=value" becomes name + `joiner` + value (the app's form:
+    "iters_per_task=-5" → "iterations per task = -5"; the CLI: → "--iters -5")."""
+    for pattern, name in names:
+        msg = re.sub(pattern + r"\s*=\s*", name + joiner, msg)
+        msg = re.sub(pattern, name, msg)
+    return msg
 
 
 def parse_sizes(text: str, name: str = "sizes") -> tuple[int, ...]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import streamlit as st
 
 from app import state
-from core.config import BENCHMARKS, METHODS, RunConfig, parse_sizes
+from core.config import BENCHMARKS, METHODS, RunConfig, parse_sizes, rename_fields
 from core.presets import PRESETS, make_config
 
 METHOD_LABELS = {"hypermask": "HyperMask", "finetune": "Fine-tuning", "hnet": "HNET"}
@@ -155,16 +154,6 @@ _USER_NAMES: tuple[tuple[str, str], ...] = (
 _NUMERIC = ("seed", "n_tasks", "iters", "eval_every", "sparsity", "beta", "lam", "batch_size", "embedding_dim", "lr")
 
 
-def user_message(msg: str) -> str:
-    """A core config error with its field names replaced by the form's labels ("n_tasks=9 …" →
-    "number of tasks = 9 …")."""
-    out = msg
-    for pattern, label in _USER_NAMES:
-        out = re.sub(pattern + r"\s*=\s*", f"{label} = ", out)
-        out = re.sub(pattern, label, out)
-    return out
-
-
 def _check_app_limits(v: dict[str, Any], bench: str) -> None:
     """Refusals the dataclasses cannot make: things that depend on the machine or the UI."""
     for name in _NUMERIC:
@@ -264,6 +253,6 @@ def _attempt(build: Any) -> tuple[Any, str | None]:
     try:
         return build(), None
     except (ValueError, TypeError) as e:
-        msg = user_message(str(e).splitlines()[0]) if str(e) else type(e).__name__
+        msg = rename_fields(str(e).splitlines()[0], _USER_NAMES, " = ") if str(e) else type(e).__name__
         st.error(f"Cannot start: {msg}", icon=":material/block:")
         return None, msg

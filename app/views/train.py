@@ -77,8 +77,8 @@ def _live_body(run_dir: str) -> None:
     total = n_tasks * iters or None
     # The forgetting curves take the full width (the chart the page is for, readable on a small
     # screen too); the loss terms and the accuracy matrix share the row below (one under the other
-    # in a narrow window). Figures are rebuilt
-    # only when their events change (the fragment reruns every 0.4 s).
+    # in a narrow window). Figures are rebuilt only when their events change (the fragment reruns
+    # every 0.4 s).
     fig = state.memo_figure("live_forgetting", (live.signature(recs, live.FC_KINDS), total),
                             lambda: charts.forgetting_curves(recs, total_steps=total, uirevision="live-fc",
                                                              title="Live forgetting curves"))

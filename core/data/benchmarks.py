@@ -176,20 +176,17 @@ def make_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
         ValueError: settings that do not fit the data (e.g. pad_to smaller than the images).
     """
     kind, builder, normalize = REGISTRY[cfg.benchmark]
+    input_shape, _, _ = stream_shape(cfg)  # refuses a pad_to smaller than the images before reading data
     if kind == "mnist":
         raw = load_mnist(cfg.source, seed=seed, test_fraction=cfg.test_fraction)
     else:
         raw = load_digits(seed=seed, test_fraction=cfg.test_fraction)
-    side = raw.x_train.shape[-1]
-    if cfg.pad_to is not None and cfg.pad_to < side:
-        raise ValueError(f"pad_to={cfg.pad_to} is smaller than the {side}×{side} images")
     tasks, n_classes = builder(cfg, raw, seed)
     for t in tasks:
         if t.y_train.numel() == 0 or t.y_test.numel() == 0:
             raise DataError(f"{raw.source}: task {t.index} (classes {list(t.classes)}) has "
                             f"{t.y_train.numel()} training and {t.y_test.numel()} test images; expected some of each")
-    out = cfg.pad_to or side
-    return Benchmark(cfg.benchmark, tasks, (1, out, out), n_classes, raw.source, raw.sha256,
+    return Benchmark(cfg.benchmark, tasks, input_shape, n_classes, raw.source, raw.sha256,
                      normalize=normalize and cfg.normalize, augment=cfg.augment, pad_to=cfg.pad_to)
 
 

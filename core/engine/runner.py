@@ -142,6 +142,25 @@ def _spawn_worker(warm: bool = False) -> subprocess.Popen[str]:
         text=True, encoding="utf-8", errors="replace", bufsize=1)
 
 
+def _close_pipes(*streams: IO[str] | None) -> None:
+    """Close a child's pipe ends (None and already-broken ones are skipped)."""
+    for stream in streams:
+        try:
+            if stream is not None:
+                stream.close()
+        except OSError:
+            pass
+
+
+def _reap(proc: subprocess.Popen[str], timeout: float = 10.0) -> None:
+    """Wait for a child told to end (its stdin closed); kill it after `timeout` seconds."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class SpareWorkers:
     """Training processes started ahead of time, so that a run started from the app trains at once.
 
@@ -181,20 +200,14 @@ class SpareWorkers:
             return sum(p.poll() is None for p in self._idle)
 
     def close(self, keep: int = 0) -> None:
-        """End the idle spares beyond the first `keep` (closing its stdin ends a spare quietly)."""
+        """End the idle spares beyond the first `keep`: their stdin is closed (a spare then exits
+        quietly, after its imports if it is still importing) and they are reaped on a background
+        thread, so that the caller (the app's Start button) does not wait for them."""
         with self._lock:
             idle, self._idle = self._idle[keep:], self._idle[:keep]
         for p in idle:
-            for stream in (p.stdin, p.stdout, p.stderr):
-                try:
-                    if stream is not None:
-                        stream.close()
-                except OSError:
-                    pass
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            _close_pipes(p.stdin, p.stdout, p.stderr)
+            threading.Thread(target=_reap, args=(p,), name="hypermask-reap", daemon=True).start()
 
 
 SPARES = SpareWorkers()
@@ -340,12 +353,7 @@ class BackgroundRun:
                 self._stderr_thread.join(5)
             draining = self._stderr_thread is not None and self._stderr_thread.is_alive()
             with self._stdin_lock:  # (stderr stays open if something still holds it: no close under a read)
-                for stream in (proc.stdin, proc.stdout, None if draining else proc.stderr):
-                    try:
-                        if stream is not None:
-                            stream.close()
-                    except OSError:
-                        pass
+                _close_pipes(proc.stdin, proc.stdout, None if draining else proc.stderr)
             if self._terminal is None:
                 tail = list(self._stderr_tail)
                 last = next((s.strip() for s in reversed(tail) if s.strip()), "")
