@@ -126,9 +126,12 @@ def test_overview_shows_pretrained_comparison(env: Path) -> None:
     assert any("task-incremental" in m.value for m in at.markdown)
     labels = [e.label for e in at.expander]
     assert "How the metrics are computed" in labels and "Accuracy matrices R[i, j]" in labels
+    assert not at.latex  # the formulas (KaTeX) are sent only once their expander is opened
     at.session_state["overview_matrices"] = True  # the reader opens the folded matrices
+    at.session_state["overview_formulas"] = True  # and the formulas
     at.run()
     assert not at.exception
+    assert any("ACC" in f.value for f in at.latex) and any("BWT" in f.value for f in at.latex)
     keys = _chart_keys(at)
     assert "overview_acc_0" in keys and "overview_acc_1" in keys
 
