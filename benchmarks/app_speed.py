@@ -55,10 +55,9 @@ from tests.browser.browser_helpers import (
 CLI_ARGS = ["--benchmark", "split-mnist", "--method", "hypermask", "--preset", "demo", "--data", "bundled",
             "--seed", "1"]
 
-# Counts redraws of the live forgetting figure. A chart can be re-created (a new div, or a new iframe for
-# the live-chart component: the chart blinks and loses zoom) or updated in place (Plotly.react on the
-# same div: plotly_afterplot only). `window.__hmPlotDiv` (browser_helpers.PLOT_DIV_JS) finds the div in
-# the page or inside the component's same-origin iframe.
+# Counts redraws of the live forgetting figure. A chart can be re-created (a new div: the chart blinks
+# and loses zoom) or updated in place (Plotly.react on the same div: plotly_afterplot only).
+# `window.__hmPlotDiv` (browser_helpers.PLOT_DIV_JS) finds the div of a keyed chart.
 OBSERVER_JS = plot_div_script("""
 const hm = window.__hm = {afterplot: 0, times: [], divs: 0, replaced: 0, div: null, counting: false};
 function attach() {
@@ -70,7 +69,7 @@ function attach() {
 }
 hm.observer = new MutationObserver(attach);
 hm.observer.observe(document.body, {childList: true, subtree: true, attributes: true, attributeFilter: ['class']});
-hm.timer = setInterval(attach, 50);  // also catches a div replaced inside an iframe (not observed above)
+hm.timer = setInterval(attach, 50);  // a fallback for changes the observer does not report
 attach();
 """)
 UIREVISION_JS = "return window.__hmPlotDiv('live_forgetting').layout.uirevision;"
@@ -86,8 +85,8 @@ def _metrics(run_dir: Path) -> dict[str, Any]:
 
 # ---- 1 ----------------------------------------------------------------------------------------------
 def cold_start(n: int, tmp: Path, returning: bool = False) -> list[dict[str, float]]:
-    """Launch a fresh server `n` times and time the first chart drawn (a Plotly trace in the page or
-    in a chart's iframe, seen by a 20 ms in-page poll); the browser is started beforehand (not part of
+    """Launch a fresh server `n` times and time the first chart drawn (a Plotly trace in the page,
+    seen by a 20 ms in-page poll); the browser is started beforehand (not part of
     the app's time). Default: a new browser profile each time (a first visit: nothing cached).
     `returning=True`: one profile that has opened the app once before, on the same port (a returning
     visitor: Chromium has Streamlit's and Plotly's scripts cached and compiled)."""
@@ -136,20 +135,14 @@ def cli_run(out: Path, threads: int | None = None) -> dict[str, float]:
 
 
 def _drag_zoom(driver: Any, key: str) -> None:
-    """Box-zoom the chart `key` with a real mouse drag across the middle third of its plot area (in
-    its live-chart iframe when it has one), as a user would."""
+    """Box-zoom the chart `key` with a real mouse drag across the middle third of its plot area, as a
+    user would."""
     from selenium.webdriver.common.action_chains import ActionChains
 
-    frames = driver.find_elements("css selector", f".st-key-{key} iframe")
-    if frames:
-        driver.switch_to.frame(frames[0])
-    try:
-        area = driver.find_element("css selector", ".js-plotly-plot .nsewdrag")
-        w, h = area.size["width"], area.size["height"]
-        (ActionChains(driver).move_to_element_with_offset(area, -w // 6, 0).click_and_hold()
-         .move_by_offset(w // 3, h // 8).release().perform())
-    finally:
-        driver.switch_to.default_content()
+    area = driver.find_element("css selector", f".st-key-{key} .js-plotly-plot .nsewdrag")
+    w, h = area.size["width"], area.size["height"]
+    (ActionChains(driver).move_to_element_with_offset(area, -w // 6, 0).click_and_hold()
+     .move_by_offset(w // 3, h // 8).release().perform())
 
 
 def _zoom_kept(driver: Any, timeout: float = 30.0) -> str:

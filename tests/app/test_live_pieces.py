@@ -76,14 +76,22 @@ def test_memo_figure_rebuilds_only_when_the_signature_changes() -> None:
 
 def test_vendored_bundle_draws_every_chart_of_the_default_and_live_pages() -> None:
     import re
+    import tomllib
 
-    html = (plotly_frame.COMPONENT_DIR / "index.html").read_text()
-    scripts = re.findall(r'<script src="([^"]+)"', html)
-    assert scripts == ["plotly-cartesian.min.js"]
-    bundle = (plotly_frame.COMPONENT_DIR / scripts[0]).read_text()
-    assert bundle.startswith("/**\n* plotly.js (cartesian - minified) v4.")
+    import plotly
+
+    renderer = plotly_frame.RENDERER.read_text()
+    assert f'const BUNDLE = "app/static/{plotly_frame.BUNDLE.name}";' in renderer
+    assert plotly_frame.BUNDLE.parent == plotly_frame.STATIC_DIR == ROOT / "app" / "static"
+    config = tomllib.loads((ROOT / "app" / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["enableStaticServing"] is True  # serves app/static/ at app/static/
+    bundle = plotly_frame.BUNDLE.read_text()
+    version = re.match(r"/\*\* plotly\.js v(\d+)\.(\d+)\.(\d+) \(core \+ bar \+ heatmap", bundle)
+    assert version, bundle[:200]
+    # the same major version as the plotly.js that plotly for Python writes its figures for
+    assert version.group(1) == plotly.offline.get_plotlyjs_version().split(".")[0]
     assert set(re.findall(r'moduleType:"trace",name:"(\w+)"', bundle)) == plotly_frame.TRACE_TYPES
-    assert (plotly_frame.COMPONENT_DIR / "PLOTLY_LICENSE.txt").read_text().count("MIT License") == 1
+    assert (plotly_frame.STATIC_DIR / "PLOTLY_LICENSE.txt").read_text().count("MIT License") == 1
     ev = _events() + [{"kind": "task_finished", "task": 0, "global_step": 10, "acc_row": [0.9]}]
     for fig in (charts.compare_forgetting({"HyperMask": ev, "Fine-tuning": ev}), charts.forgetting_curves(ev),
                 charts.loss_curves(ev), charts.accuracy_matrix_heatmap([[0.9]]),

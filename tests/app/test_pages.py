@@ -83,15 +83,15 @@ def _status(at: AppTest) -> str:
 
 def _chart_keys(at: AppTest) -> list[str]:
     """Keys of the Plotly charts on the page: st.plotly_chart and the in-place live-chart component."""
-    return [c.proto.id.rsplit("-", 1)[-1] for c in [*at.get("plotly_chart"), *at.get("component_instance")]]
+    return [c.proto.id.rsplit("-", 1)[-1] for c in [*at.get("plotly_chart"), *at.get("bidi_component")]]
 
 
 def _live_figures(at: AppTest) -> dict[str, dict]:
     """key → figure (parsed JSON) of every live-chart component on the page."""
     out = {}
-    for c in at.get("component_instance"):
-        args = json.loads(c.proto.json_args)
-        out[c.proto.id.rsplit("-", 1)[-1]] = json.loads(args["figure"])
+    for c in at.get("bidi_component"):
+        assert c.proto.component_name == "hm_plotly_live"
+        out[c.proto.id.rsplit("-", 1)[-1]] = json.loads(c.proto.bytes)["figure"]
     return out
 
 

@@ -288,31 +288,24 @@ def set_number(driver: Any, key: str, value: float, timeout: float = 30.0) -> No
              f"{key!r} = {value}")
 
 
-# The Plotly div of the chart with a key: directly in the page (st.plotly_chart) or inside the
-# same-origin iframe of the in-place live chart component (app/components/plotly_frame.py).
+# The Plotly div of the chart with a key: st.plotly_chart's, or the in-place live chart component's
+# (app/components/plotly_frame.py), both in the page itself.
 PLOT_DIV_JS = """
 window.__hmPlotDiv = function (key) {
   const box = document.querySelector('.st-key-' + key);
-  if (!box) return null;
-  const direct = box.querySelector('.js-plotly-plot');
-  if (direct) return direct;
-  const frame = box.querySelector('iframe');
-  const doc = frame && frame.contentDocument;
-  return doc ? doc.querySelector('.js-plotly-plot') : null;
+  return box ? box.querySelector('.js-plotly-plot') : null;
 };
 """
 
 
 # Injected before any page script runs (Chrome DevTools `Page.addScriptToEvaluateOnNewDocument`): every
-# 20 ms, until it happens, looks for a Plotly chart with at least one drawn trace in the page or in any
-# same-origin iframe and records the time (epoch ms) in `window.__hmFirstChart`.
+# 20 ms, until it happens, looks for a Plotly chart with at least one drawn trace and records the time
+# (epoch ms) in `window.__hmFirstChart`.
 FIRST_CHART_JS = """
 if (window === window.top) {
   window.__hmFirstChart = null;
   const timer = setInterval(() => {
-    const docs = [document];
-    for (const f of document.querySelectorAll('iframe')) { try { if (f.contentDocument) docs.push(f.contentDocument); } catch (e) {} }
-    if (docs.some(d => d.querySelector('.js-plotly-plot g.trace'))) {
+    if (document.querySelector('.js-plotly-plot g.trace')) {
       window.__hmFirstChart = performance.timeOrigin + performance.now();
       clearInterval(timer);
     }
@@ -340,15 +333,14 @@ def plot_div_script(body: str) -> str:
 
 
 def plot_traces(driver: Any, key: str) -> int:
-    """Number of drawn traces in the Plotly chart with `key`, in the page or in its live-chart iframe
-    (0 while it is absent)."""
+    """Number of drawn traces in the Plotly chart with `key` (0 while it is absent)."""
     return int(driver.execute_script(plot_div_script(
         "const d = window.__hmPlotDiv(arguments[0]); return d ? d.querySelectorAll('g.trace').length : 0;"),
         key))
 
 
 def has_plot(driver: Any, key: str) -> bool:
-    """True once the chart with `key` has a drawn Plotly div (page or live-chart iframe)."""
+    """True once the chart with `key` has a drawn Plotly div."""
     return bool(driver.execute_script(plot_div_script("return !!window.__hmPlotDiv(arguments[0]);"), key))
 
 

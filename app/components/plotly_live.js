@@ -1,0 +1,83 @@
+// A Plotly chart that updates in place: a Streamlit components-v2 renderer (no iframe, no build step).
+//
+// Streamlit calls the default export when the element mounts and again whenever its data changes,
+// with the same `parentElement` for the same key. The figure is drawn with Plotly.react on ONE div
+// kept in that element, so a refresh neither flickers nor loses the user's zoom (the caller keeps
+// layout.uirevision fixed).
+//
+// plotly.js is loaded once per page, into the page itself, from the app's static folder
+// (app/static/plotly-hm.min.js, served by `server.enableStaticServing`); every chart on the page
+// shares it. `data` is one UTF-8 JSON document, as bytes: {"figure": {...}, "config": {...}, "height": px}.
+
+const BUNDLE = "app/static/plotly-hm.min.js";
+
+// One load per page (a classic script: it defines window.Plotly); a promise of Plotly.
+function loadPlotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!window.__hmPlotlyLoading) {
+    window.__hmPlotlyLoading = new Promise(function (resolve, reject) {
+      const s = document.createElement("script");
+      s.src = new URL(BUNDLE, document.baseURI).href;
+      s.async = true;
+      s.onload = function () { window.Plotly ? resolve(window.Plotly) : reject(new Error("no Plotly in " + s.src)); };
+      s.onerror = function () { window.__hmPlotlyLoading = null; reject(new Error("could not load " + s.src)); };
+      document.head.appendChild(s);
+    });
+  }
+  return window.__hmPlotlyLoading;
+}
+
+// Counters read by benchmarks/app_speed.py: figures drawn, and the milliseconds spent drawing them.
+window.__hmRenders = window.__hmRenders || 0;
+window.__hmDrawMs = window.__hmDrawMs || 0;
+
+function text(data) {
+  if (typeof data === "string") return data;
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return new TextDecoder().decode(data);
+  return JSON.stringify(data);
+}
+
+// Draws the newest pending figure; while a Plotly.react runs, later figures replace each other in
+// `pending` (only the newest is drawn next), and a figure identical to the last drawn is skipped.
+function draw(div) {
+  const st = div.__hm;
+  if (st.drawing || st.pending === null || !window.Plotly) return;
+  const raw = st.pending; st.pending = null;
+  if (raw === st.last) return;
+  let args;
+  try { args = JSON.parse(raw); } catch (err) { return; }
+  st.drawing = true; st.last = raw;
+  const t0 = performance.now();
+  const fig = args.figure || {};
+  const h = args.height || (fig.layout && fig.layout.height) || 450;
+  const layout = Object.assign({}, fig.layout, {height: h, autosize: true});
+  div.style.height = h + "px";
+  window.Plotly.react(div, fig.data || [], layout, args.config || {}).then(function () {
+    window.__hmRenders += 1;
+    window.__hmDrawMs += performance.now() - t0;
+  }).finally(function () { st.drawing = false; draw(div); });
+}
+
+export default function (component) {
+  const parent = component.parentElement;
+  let div = parent.querySelector(":scope > .hm-live-chart");
+  if (!div) {
+    div = document.createElement("div");
+    div.className = "hm-live-chart";
+    div.style.width = "100%";
+    div.__hm = {pending: null, drawing: false, last: null, width: 0};
+    parent.appendChild(div);
+    // a width change (window, sidebar, wrapping row) resizes the plot; observes only this div
+    new ResizeObserver(function (entries) {
+      const w = Math.round(entries[0].contentRect.width);
+      if (w && w !== div.__hm.width) {
+        div.__hm.width = w;
+        if (div.data && window.Plotly) window.Plotly.Plots.resize(div);
+      }
+    }).observe(div);
+  }
+  div.__hm.pending = text(component.data);
+  loadPlotly().then(function () { draw(div); }, function (err) {
+    div.textContent = "The chart could not be drawn: " + err.message;
+  });
+}
