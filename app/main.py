@@ -21,6 +21,7 @@ from app.components.config_form import keep_form_values  # noqa: E402
 # Not "pages/": that folder name switches Streamlit to its legacy multipage mode, which runs a
 # deep-linked page (e.g. a refresh of /train) without this entry point.
 PAGES_DIR = Path(__file__).resolve().parent / "views"
+FAVICON = ROOT / "assets" / "favicon.png"
 
 
 def import_pandas() -> None:
@@ -32,7 +33,8 @@ def import_pandas() -> None:
 
 def main() -> None:
     """Configure the app and run the selected page."""
-    st.set_page_config(page_title="HyperMask Explorer", page_icon=":material/texture:", layout="wide")
+    # a file, not a Material icon name: Streamlit fetches those favicons from fonts.gstatic.com
+    st.set_page_config(page_title="HyperMask Explorer", page_icon=str(FAVICON), layout="wide")
     overview = st.Page(PAGES_DIR / "overview.py", title="Overview", icon=":material/home:", default=True)
     pages = [
         overview,

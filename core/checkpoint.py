@@ -246,16 +246,41 @@ def read_events(path: str | Path) -> list[dict[str, Any]]:
     return out
 
 
+def _tensor_file_error(path: Path, e: Exception) -> RunError:
+    """The message for a safetensors file that could not be read: missing, or not valid."""
+    if isinstance(e, FileNotFoundError):
+        return RunError(f"{path.name} is missing")
+    return RunError(f"{path.name} is not a valid safetensors file ({str(e).splitlines()[0][:80]})")
+
+
 def _load_tensors(path: Path) -> dict[str, Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
         return load_file(str(path))
-    except FileNotFoundError:
-        raise RunError(f"{path.name} is missing") from None
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise RunError(f"{path.name} is not a valid safetensors file ({str(e).splitlines()[0][:80]})") from None
+        raise _tensor_file_error(path, e) from None
+
+
+def check_tensor_files(path: str | Path) -> list[str]:
+    """Problems with a run's `weights.safetensors` and `masks.safetensors`, from their headers only
+    (no tensor data is read; safetensors never executes code): [] when both open.
+
+    `list_runs` / `summarize_run` read only the JSON files, so a run with damaged tensor files still
+    shows its metrics; this says, before a page tries to load it, why `load_run` would fail.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    problems = []
+    for name in ("weights.safetensors", "masks.safetensors"):
+        f = Path(path) / name
+        try:
+            with safe_open(str(f), framework="pt") as h:
+                h.keys()
+        except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+            problems.append(str(_tensor_file_error(f, e)))
+    return problems
 
 
 @dataclass

@@ -47,12 +47,14 @@ __all__ = [
     "metric_bars",
 ]
 
-#: `st.plotly_chart(fig, config=PLOTLY_CONFIG)`: modebar with PNG download (2× scale), no logo.
+#: `st.plotly_chart(fig, config=PLOTLY_CONFIG)`: modebar with PNG download (2× scale), no logo, and no
+#: "Share chart" button (plotly.js 4 offers to upload the figure to Plotly's cloud; the app is offline).
 PLOTLY_CONFIG: dict[str, Any] = {
     "displaylogo": False,
     "displayModeBar": True,
+    "showSendToCloud": False,
     "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "hypermask_chart"},
-    "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+    "modeBarButtonsToRemove": ["lasso2d", "select2d", "sendChartToCloud"],
 }
 
 MARGIN = dict(l=55, r=20, t=55, b=50)

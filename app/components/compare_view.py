@@ -24,6 +24,28 @@ def partial_metrics(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return summarize(rows) if rows else {}
 
 
+def _metrics_section(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str,
+                     figure: Callable[[str, tuple[str, ...], Callable[[], Any]], Any]) -> None:
+    """ACC / BWT / forgetting / FWT of each run (deltas against fine-tuning once all runs have finished
+    the same number of tasks) and their bar chart (key `<prefix>_metrics`)."""
+    metrics = {label: partial_metrics(recs) for label, recs in runs.items()}
+    done = {label: len(live.done_rows(recs)) for label, recs in runs.items()}
+    base = metrics.get(BASELINE) if len(set(done.values())) == 1 else None
+    if len(set(done.values())) > 1:
+        st.caption("Metrics use the tasks each run has finished so far ("
+                   + ", ".join(f"{k}: {v}" for k, v in done.items())
+                   + "); differences appear once all runs have finished the same number of tasks.")
+    for label, m in metrics.items():
+        st.markdown(f"**{label}**" + ("" if m else " — no task finished yet"))
+        if m:
+            ui.metrics_row(m, base if label != BASELINE else None, BASELINE)
+    if any(metrics.values()):
+        fig = figure(f"{prefix}_metrics", live.ACC_KINDS, lambda: charts.metric_bars(
+            metrics, uirevision=f"{prefix}-bars"))  # every method: its colour does not move
+        ui.chart(fig, f"{prefix}_metrics",
+                 "Average accuracy (ACC), backward transfer (BWT) and forgetting per method, in %.", in_place=True)
+
+
 def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str,
                     statuses: Mapping[str, str] | None = None,
                     samples: Mapping[str, Sequence[tuple[float, int]]] | None = None,
@@ -50,14 +72,18 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
                 st.caption(f"{label} has no evaluation to draw: it ended before its first.")
     totals = [live.run_info(r) for r in runs.values()]
     total = max((n * i for n, i in totals), default=0) or None
+    # Sections whose content comes and goes (a failure message, the metrics once a task is done) sit
+    # in containers of their own: the charts after them keep their place in the page, since a chart
+    # that moves is mounted afresh (a blink, and the user's zoom is lost).
     if live_view:
-        for k, (label, recs) in enumerate(runs.items()):
-            st_ = statuses.get(label, "")
-            frac, text = live.progress(recs, (samples or {}).get(label, []), st_)
-            st.progress(frac, text=f"**{label}** ({ui.STATUS_ICONS.get(st_, '')} {st_}) · {text}")
-            end = live.terminal(recs)
-            if end is not None and end.get("kind") == "run_failed":
-                st.error(f"{label} failed: {end.get('message', '')}")
+        with st.container(key=f"{prefix}_progress"):
+            for label, recs in runs.items():
+                st_ = statuses.get(label, "")
+                frac, text = live.progress(recs, (samples or {}).get(label, []), st_)
+                st.progress(frac, text=f"**{label}** ({ui.STATUS_ICONS.get(st_, '')} {st_}) · {text}")
+                end = live.terminal(recs)
+                if end is not None and end.get("kind") == "run_failed":
+                    st.error(f"{label} failed: {end.get('message', '')}")
     n_tasks = max((n for n, _ in totals), default=0)
 
     def figure(key: str, kinds: tuple[str, ...], build: Callable[[], Any]) -> Any:
@@ -73,22 +99,8 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
     ui.chart(fig, f"{prefix}_forgetting",
              "Accuracy of each task (colour) while later tasks are trained; line style = method; dashed "
              "verticals mark task switches. Falling lines are forgetting.", in_place=True)
-    metrics = {label: partial_metrics(recs) for label, recs in runs.items()}
-    done = {label: len(live.done_rows(recs)) for label, recs in runs.items()}
-    base = metrics.get(BASELINE) if len(set(done.values())) == 1 else None
-    if len(set(done.values())) > 1:
-        st.caption("Metrics use the tasks each run has finished so far ("
-                   + ", ".join(f"{k}: {v}" for k, v in done.items())
-                   + "); differences appear once all runs have finished the same number of tasks.")
-    for label, m in metrics.items():
-        st.markdown(f"**{label}**" + ("" if m else " — no task finished yet"))
-        if m:
-            ui.metrics_row(m, base if label != BASELINE else None, BASELINE)
-    if any(metrics.values()):
-        fig = figure(f"{prefix}_metrics", live.ACC_KINDS, lambda: charts.metric_bars(
-            metrics, uirevision=f"{prefix}-bars"))  # every method: its colour does not move
-        ui.chart(fig, f"{prefix}_metrics",
-                 "Average accuracy (ACC), backward transfer (BWT) and forgetting per method, in %.", in_place=True)
+    with st.container(key=f"{prefix}_metrics_box"):
+        _metrics_section(runs, prefix, figure)
     ui.formulas(f"{prefix}_formulas")
     if matrices_folded:
         box = st.expander("Accuracy matrices R[i, j]", expanded=False, key=f"{prefix}_matrices", on_change="rerun",
@@ -98,7 +110,8 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
     else:
         box = st.container()
     with box:
-        cols = ui.wrapping_row(f"{prefix}_matrix_row", [(str(k), 1, 20) for k in range(len(runs))])
+        width = 20 if len(runs) <= 2 else 16  # rem: three matrices still side by side in a wide window
+        cols = ui.wrapping_row(f"{prefix}_matrix_row", [(str(k), 1, width) for k in range(len(runs))])
         for k, (col, (label, recs)) in enumerate(zip(cols, runs.items())):
             with col:
                 fig = figure(f"{prefix}_acc_{k}", live.ACC_KINDS, lambda recs=recs, label=label, k=k:

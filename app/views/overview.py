@@ -98,8 +98,10 @@ def main() -> None:
     draw_comparison(runs, "overview", matrices_folded=True)  # matrices on demand: a light first page
     st.divider()
     row = st.container(horizontal=True, gap="medium")
-    row.page_link("views/train.py", label="Train live", icon=":material/model_training:")
-    row.page_link("views/compare.py", label="Compare live", icon=":material/compare_arrows:")
+    if row.button("Train live", key="overview_open_train", icon=":material/model_training:"):
+        st.switch_page("views/train.py")
+    if row.button("Compare live", key="overview_open_compare", icon=":material/compare_arrows:"):
+        st.switch_page("views/compare.py")
     masked = group.get("hypermask") or next(iter(group.values()))
     if row.button("Look at the masks", key="overview_open_masks", icon=":material/texture:"):
         state.set_selected_run(masked)

@@ -14,8 +14,8 @@ import streamlit as st
 from app import cached, paths, state
 from app.components import charts, live, ui
 from app.components.config_form import METHOD_LABELS
-from core.checkpoint import MAX_BUNDLE_BYTES, RunError, RunSummary, delete_run, export_bundle, import_bundle
-from core.checkpoint import list_runs, summarize_run
+from core.checkpoint import MAX_BUNDLE_BYTES, RunError, RunSummary, check_tensor_files, delete_run, export_bundle
+from core.checkpoint import import_bundle, list_runs, summarize_run
 from core.engine.runner import REGISTRY
 
 
@@ -157,9 +157,14 @@ def _details_body(path: str, origin: str, s: RunSummary) -> None:
     matrix = _clean_matrix(m.get("acc_matrix"))
     if not any(v is not None for row in matrix for v in row):
         matrix = []
+    run = REGISTRY.get(path)
+    problems = check_tensor_files(path) if s.tasks_done and not (run is not None and run.alive) else []
+    if problems:
+        st.warning("The Masks and Embeddings pages cannot open this run: " + "; ".join(problems) + ".",
+                   icon=":material/broken_image:")
     ui.metrics_row(m)
     ui.formulas("runs_formulas")
-    left, right = st.columns([3, 2])
+    left, right = ui.wrapping_row("runs_details", [("matrix", 3, 22), ("actions", 2, 14)])
     with left:
         if matrix:
             fig = charts.accuracy_matrix_heatmap(matrix, title="Accuracy matrix R[i, j]",
@@ -204,7 +209,7 @@ def main() -> None:
         return
     bad = [s for _, s in rows if s.error]
     if bad:
-        st.warning("Some folders are not readable runs and were skipped:\n\n" +
+        st.warning("Some folders are not readable runs (listed as unreadable; nothing else is affected):\n\n" +
                    "\n".join(f"- `{s.name}` — unreadable: {s.error}" for s in bad))
     st.dataframe(_table(rows), key="runs_table", hide_index=True, column_config={
         "ACC %": st.column_config.NumberColumn(format="%.1f"), "BWT %": st.column_config.NumberColumn(format="%+.1f"),

@@ -35,17 +35,25 @@ def _start(cfg: RunConfig) -> None:
 
 def _attach_ui() -> str | None:
     """Which run this page shows: the session's run, else the one named in the URL (`?run=`, kept
-    across a refresh), else the newest live one (re-attach), else the newest this server has trained
-    (a refresh after the run ended still shows it)."""
+    across a refresh, so a refresh after the run ended still shows it), else the newest live one
+    (re-attach). A new visitor with no `?run=` is not shown someone else's finished run: the form
+    opens instead. A `?run=` that names no run of this server is reported and dropped."""
     active = list(REGISTRY.active())
     current = state.train_run()
-    if current is None and (active or REGISTRY.all()):
+    named = st.query_params.get("run")
+    if current is None:
         # A refresh keeps the URL: ?run=<folder name> re-attaches to the run this tab showed (not
         # just the newest, which may be a Compare run started since).
-        named = st.query_params.get("run")
         by_name = {Path(d).name: d for d in REGISTRY.all()}
-        current = by_name.get(named) or (active[-1] if active else list(REGISTRY.all())[-1])
-        state.set_train_run(current)
+        current = by_name.get(named) if named else None
+        if named and current is None:
+            st.info(f"No run named `{named}` was trained by this server since it started, so there is "
+                    "nothing live to show for it. Saved runs open on the **Runs** page.",
+                    icon=":material/link_off:")
+            del st.query_params["run"]
+        current = current or (active[-1] if active else None)
+        if current is not None:
+            state.set_train_run(current)
     if current is not None and st.query_params.get("run") != Path(current).name:
         st.query_params["run"] = Path(current).name
     options = list(dict.fromkeys(([current] if current else []) + active[::-1]))
@@ -131,7 +139,7 @@ def main() -> None:
         live.prewarm(1)  # the next Start trains at once
     if current is None:
         st.info("No run yet. Configure one above and press **Start training**; Split Digits · demo takes about "
-                "a minute. The pretrained comparison is on the **Overview** page.")
+                "15 seconds. The pretrained comparison is on the **Overview** page.")
         return
     live.live_fragment([current], lambda: _live_body(current))
 

@@ -229,6 +229,17 @@ def test_a_refresh_reattaches_to_the_run_named_in_the_url(env: Path) -> None:
     assert shown in _status(refreshed)
     plain = _app("views/train.py")  # no URL: the newest live run
     assert shown not in _status(plain)
+    for run in list(REGISTRY.active().values()):
+        run.stop()
+    end = time.time() + 30
+    while REGISTRY.active() and time.time() < end:
+        time.sleep(0.2)
+    assert not REGISTRY.active()
+    assert shown in _status(_app("views/train.py", run=Path(mine).name))  # a refresh after the end
+    fresh = _app("views/train.py")  # a new visitor is not shown someone else's finished run
+    assert not _status(fresh) and fresh.expander(key="train_config").proto.expanded
+    odd = _app("views/train.py", run="../../etc")  # names no run of this server: said, and dropped
+    assert any("No run named `../../etc`" in i.value for i in odd.info) and "run" not in odd.query_params
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -460,3 +471,20 @@ def test_runs_page_survives_wrongly_typed_metrics(env: Path, pretrained: Path) -
     at = _app("views/runs.py")
     at.selectbox(key="runs_selected").set_value(str(run.resolve())).run()
     assert not at.exception
+
+
+def test_runs_page_names_damaged_tensor_files(env: Path, pretrained: Path) -> None:
+    """A run whose JSON files are fine but whose safetensors files are garbage still shows its
+    metrics on Runs, with a warning that names the files (before Masks or Embeddings try them)."""
+    run = env / "garbled-run"
+    shutil.copytree(pretrained / "split-digits-hypermask", run)
+    (run / "weights.safetensors").write_bytes(b"\xff" * 64)
+    (run / "masks.safetensors").unlink()
+    at = _app("views/runs.py")
+    at.selectbox(key="runs_selected").set_value(str(run.resolve())).run()
+    assert not at.exception
+    warned = [w.value for w in at.warning if "cannot open this run" in w.value]
+    assert warned and "weights.safetensors is not a valid safetensors file" in warned[0]
+    assert "masks.safetensors is missing" in warned[0]
+    at.selectbox(key="runs_selected").set_value(str((pretrained / "split-digits-hypermask").resolve())).run()
+    assert not any("cannot open this run" in w.value for w in at.warning)
