@@ -27,6 +27,13 @@ from core.checkpoint import new_run_dir
 from core.engine.runner import REGISTRY, SPARES
 
 REFRESH_S = 0.4  # fragment refresh interval while a run is live (2.5 refreshes a second)
+LIVE_VIEW_KEY = "hm_live_view"  # the container of a page's live fragment (one per page)
+# Inside the live view, no CSS transitions: Streamlit fades elements that are being rerun (after a
+# 0.5 s delay), slides the progress bar over 0.5 s and fades expander borders, so with a refresh every
+# 0.4 s the browser was always mid-transition and drew frames continuously (about a tenth of a core in
+# headless Chromium), taking CPU from training on a small machine. Elements being rerun stay opaque.
+LIVE_VIEW_CSS = (f'.st-key-{LIVE_VIEW_KEY}, .st-key-{LIVE_VIEW_KEY} * {{ transition: none !important; }} '
+                 f'.st-key-{LIVE_VIEW_KEY} [data-stale="true"] {{ opacity: 1 !important; }}')
 MAX_LIVE_RUNS = 4  # refuse to start more concurrent runs than this (small CPUs)
 _RATE_WINDOW_S = 30.0
 
@@ -286,8 +293,10 @@ def live_fragment(run_dirs: Sequence[str], body: Callable[[], None]) -> None:
     def _tick(was_live: bool) -> None:
         for d in dirs:
             sync(d)
-        body()
+        with st.container(key=LIVE_VIEW_KEY):
+            body()
         if was_live and not any(is_live(d) for d in dirs):
             st.rerun(scope="app")
 
+    st.html(f"<style>{LIVE_VIEW_CSS}</style>")  # style only: no space taken in the page
     st.fragment(_tick, run_every=REFRESH_S if live else None)(live)
