@@ -99,6 +99,7 @@ def test_vendored_bundle_draws_every_chart_of_the_default_and_live_pages() -> No
         assert len(fig.data) and plotly_frame.can_draw(fig)
     assert not plotly_frame.can_draw(go.Figure(go.Scatter3d(x=[1], y=[1], z=[1])))
     assert not plotly_frame.can_draw(go.Figure(go.Scattergl(x=[1], y=[1])))
+    assert not plotly_frame.can_draw(go.Figure(go.Box(y=[1])))  # not in this bundle: st.plotly_chart draws it
 
 
 def test_figures_wait_while_pandas_is_being_imported() -> None:
