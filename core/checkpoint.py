@@ -324,9 +324,10 @@ def load_run(path: str | Path) -> Run:
         raise RunError("metrics.json lacks data.input_shape / n_classes / n_tasks") from None
     if len(metrics["acc_matrix"]) != n_tasks:
         raise RunError(f"metrics.json: acc_matrix has {len(metrics['acc_matrix'])} rows for {n_tasks} tasks")
+    tensors = _load_tensors(p / "weights.safetensors")  # its own message: missing, or not safetensors
     try:
         method = build_method(cfg, build_target(cfg.target, shape, n_classes), n_tasks)  # type: ignore[arg-type]
-        method.load_state_tensors(_load_tensors(p / "weights.safetensors"))
+        method.load_state_tensors(tensors)
     except (ValueError, RuntimeError) as e:
         msg = str(e).strip().splitlines()
         detail = next((line.strip() for line in msg if "size mismatch" in line), msg[0] if msg else "")

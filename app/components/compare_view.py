@@ -31,14 +31,15 @@ def _metrics_section(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: st
     metrics = {label: partial_metrics(recs) for label, recs in runs.items()}
     done = {label: len(live.done_rows(recs)) for label, recs in runs.items()}
     base = metrics.get(BASELINE) if len(set(done.values())) == 1 else None
-    if len(set(done.values())) > 1:
-        st.caption("Metrics use the tasks each run has finished so far ("
-                   + ", ".join(f"{k}: {v}" for k, v in done.items())
-                   + "); differences appear once all runs have finished the same number of tasks.")
-    for label, m in metrics.items():
-        st.markdown(f"**{label}**" + ("" if m else " — no task finished yet"))
-        if m:
-            ui.metrics_row(m, base if label != BASELINE else None, BASELINE)
+    with st.container(key=f"{prefix}_metrics_rows"):  # rows come and go; the bar chart below stays put
+        if len(set(done.values())) > 1:
+            st.caption("Metrics use the tasks each run has finished so far ("
+                       + ", ".join(f"{k}: {v}" for k, v in done.items())
+                       + "); differences appear once all runs have finished the same number of tasks.")
+        for label, m in metrics.items():
+            st.markdown(f"**{label}**" + ("" if m else " — no task finished yet"))
+            if m:
+                ui.metrics_row(m, base if label != BASELINE else None, BASELINE)
     if any(metrics.values()):
         fig = figure(f"{prefix}_metrics", live.ACC_KINDS, lambda: charts.metric_bars(
             metrics, uirevision=f"{prefix}-bars"))  # every method: its colour does not move
@@ -110,8 +111,8 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
     else:
         box = st.container()
     with box:
-        width = 20 if len(runs) <= 2 else 16  # rem: three matrices still side by side in a wide window
-        cols = ui.wrapping_row(f"{prefix}_matrix_row", [(str(k), 1, width) for k in range(len(runs))])
+        # Two matrices a line at most: three side by side leave cells too narrow for their labels.
+        cols = ui.wrapping_row(f"{prefix}_matrix_row", [(str(k), 1, 20) for k in range(len(runs))], per_line=2)
         for k, (col, (label, recs)) in enumerate(zip(cols, runs.items())):
             with col:
                 fig = figure(f"{prefix}_acc_{k}", live.ACC_KINDS, lambda recs=recs, label=label, k=k:

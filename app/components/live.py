@@ -49,14 +49,24 @@ def add_group(run_dirs: Sequence[str]) -> None:
 
 
 def newest_group() -> list[str]:
-    """The newest compare group started by this server (live or finished since), or []: a refresh
-    or a new tab shows it again."""
-    known = REGISTRY.all()
+    """The newest compare group started by this server that still has a live run, or []: a new tab
+    re-attaches to a comparison that is training, not to one that ended (see `group_named`)."""
     with _GROUPS_LOCK:
-        for g in reversed(_GROUPS):
-            if any(d in known for d in g):
-                return list(g)
-    return []
+        groups = list(reversed(_GROUPS))
+    return next((list(g) for g in groups if any(is_live(d) for d in g)), [])
+
+
+def group_named(names: str) -> list[str]:
+    """The compare group of this server whose run folder names, joined by commas, are `names` (the
+    Compare page's `?runs=` URL parameter, so that a refresh shows the same comparison), or []."""
+    with _GROUPS_LOCK:
+        groups = list(reversed(_GROUPS))
+    return next((list(g) for g in groups if group_url(g) == names), [])
+
+
+def group_url(group: Sequence[str]) -> str:
+    """The `?runs=` value naming `group` (its run folder names, joined by commas)."""
+    return ",".join(Path(d).name for d in group)
 
 
 # ---- pure helpers -------------------------------------------------------------------------------

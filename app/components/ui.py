@@ -42,17 +42,23 @@ def chart(fig: go.Figure, key: str, caption: str, filename: str | None = None, i
     st.caption(caption)
 
 
-def wrapping_row(key: str, parts: Sequence[tuple[str, float, float]]) -> list[Any]:
+ROW_GAP_REM = 2.0  # the gap between the parts of a wrapping row (Streamlit's "medium" gap)
+
+
+def wrapping_row(key: str, parts: Sequence[tuple[str, float, float]], per_line: int | None = None) -> list[Any]:
     """A row of containers, one per `(name, grow, min_rem)`, that go onto lines of their own when the
     page is too narrow for them side by side: each is at least `min_rem` rem wide (or the full width),
     and `grow` shares out the rest. `st.columns` instead squeezes charts to unreadable slivers in a
-    narrow window. Container keys: `<key>_<name>`.
+    narrow window. With `per_line`, a part is at most 1/per_line of the row wide (a part alone on a
+    second line keeps the width of those above). Container keys: `<key>_<name>`.
 
     The row is Streamlit's wrapping horizontal container; each part's flex basis is set with a style
     rule on its layout wrapper (a layout hint only: if Streamlit's markup changes, the parts share
     the row evenly and nothing breaks)."""
+    gap = (per_line - 1) / per_line * ROW_GAP_REM if per_line else 0.0  # each part's share of the gaps
+    cap = f" max-width: calc({100 / per_line:.4g}% - {gap:.3g}rem);" if per_line else ""
     rules = " ".join(f'[data-testid="stLayoutWrapper"]:has(> .st-key-{key}_{name}) '
-                     f"{{ flex: {grow:g} 1 {min_rem:g}rem; min-width: min({min_rem:g}rem, 100%); }}"
+                     f"{{ flex: {grow:g} 1 {min_rem:g}rem; min-width: min({min_rem:g}rem, 100%);{cap} }}"
                      for name, grow, min_rem in parts)
     st.html(f"<style>{rules}</style>")
     row = st.container(horizontal=True, gap="medium", key=key)

@@ -17,7 +17,7 @@ from app.components.compare_view import draw_comparison, partial_metrics
 from app.components.config_form import BENCHMARK_LABELS, METHOD_LABELS
 from core.checkpoint import list_runs, summarize_run
 
-ORDER = ("hypermask", "hnet", "finetune")
+ORDER = ("hypermask", "finetune", "hnet")  # as on Compare: the two the story is about come first
 
 
 def _stories() -> tuple[dict[str, dict[str, str]], str, dict[str, str]]:
@@ -46,7 +46,7 @@ def _intro() -> None:
         "A **hypernetwork** turns each task's **task embedding** into a semi-binary **mask** over the weights "
         "of one shared **target network**; each task trains through its own mask, and a regulariser keeps "
         "earlier tasks' masks in place. Plain **fine-tuning** trains the same network task after task — and "
-        "forgets. Below: the same seeded task stream, both methods, every task's accuracy as training goes on.")
+        "forgets. Below: the same seeded task stream for each method, every task's accuracy as training goes on.")
     ui.scenario()
 
 

@@ -178,10 +178,11 @@ def _details_body(path: str, origin: str, s: RunSummary) -> None:
         st.download_button("Accuracy matrix (.csv)", data=_csv(matrix), file_name=f"{s.name}_acc_matrix.csv",
                            mime="text/csv", key="runs_csv", icon=":material/table_view:", on_click="ignore",
                            disabled=not matrix, width="stretch")
-        if st.button("Open on the Masks page", key="runs_open_masks", icon=":material/texture:", width="stretch"):
+        if st.button("Open on the Masks page", key="runs_open_masks", icon=":material/texture:", width="stretch",
+                     disabled=bool(problems)):
             _open(path, "views/masks.py")
         if st.button("Open on the Embeddings page", key="runs_open_embeddings", icon=":material/scatter_plot:",
-                     width="stretch"):
+                     width="stretch", disabled=bool(problems)):
             _open(path, "views/embeddings.py")
         with st.expander("Configuration (config.json)", key="runs_config"):
             try:
@@ -211,9 +212,12 @@ def main() -> None:
     if bad:
         st.warning("Some folders are not readable runs (listed as unreadable; nothing else is affected):\n\n" +
                    "\n".join(f"- `{s.name}` — unreadable: {s.error}" for s in bad))
+    # widths in px that add up to a wide window's page (about 930 px): no sideways scroll for ACC and BWT
+    text = {"run": 190, "date": 125, "origin": 75, "benchmark": 120, "method": 85, "status": 150, "tasks": 50}
     st.dataframe(_table(rows), key="runs_table", hide_index=True, column_config={
-        "ACC %": st.column_config.NumberColumn(format="%.1f"), "BWT %": st.column_config.NumberColumn(format="%+.1f"),
-        "status": st.column_config.TextColumn(width="medium")})
+        **{name: st.column_config.TextColumn(width=w) for name, w in text.items()},
+        "ACC %": st.column_config.NumberColumn(format="%.1f", width=60),
+        "BWT %": st.column_config.NumberColumn(format="%+.1f", width=60)})
     by_path = {str(s.path.resolve()): (origin, s) for origin, s in rows}
     chosen = state.selected_run()
     state.put("runs_selected", chosen if chosen in by_path else state.get("runs_selected"))

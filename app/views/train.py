@@ -57,7 +57,7 @@ def _attach_ui() -> str | None:
     if current is not None and st.query_params.get("run") != Path(current).name:
         st.query_params["run"] = Path(current).name
     options = list(dict.fromkeys(([current] if current else []) + active[::-1]))
-    if len(options) > 1 or (options and options[0] not in active):
+    if options:  # shown from the start, not only once the run ends: nothing below moves then
         labels = {d: f"{Path(d).name} ({live.status(d)})" for d in options}
         state.put("train_attach", current)
         st.selectbox("Showing run", options, key="train_attach", format_func=labels.get,
@@ -122,8 +122,8 @@ def main() -> None:
     problem = paths.runs_dir_problem() or paths.settings_problem()
     if problem:
         st.warning(problem, icon=":material/folder_off:")
-    # Always a container here, even when empty: when the run ends and the run picker appears in it,
-    # nothing below moves (a chart that moves is mounted afresh and loses the user's zoom).
+    # Always a container here, even when empty: whatever the run picker shows in it, nothing below
+    # moves (a chart that moves is mounted afresh and loses the user's zoom).
     with st.container():
         current = _attach_ui()
     with st.expander("Configure a new run", expanded=current is None, key="train_config", on_change="rerun"):
@@ -138,8 +138,8 @@ def main() -> None:
     if not problem:
         live.prewarm(1)  # the next Start trains at once
     if current is None:
-        st.info("No run yet. Configure one above and press **Start training**; Split Digits · demo takes about "
-                "15 seconds. The pretrained comparison is on the **Overview** page.")
+        st.info("No live run. Configure one above and press **Start training**; Split Digits · demo takes about "
+                "15 seconds. Saved runs are on the **Runs** page, the pretrained comparison on the **Overview** page.")
         return
     live.live_fragment([current], lambda: _live_body(current))
 

@@ -168,22 +168,46 @@ class SpareWorkers:
     (which torch.optim loads at the first optimizer step) before its first training step. A spare
     (`python -m core.engine.worker --warm`) does that while it waits; `BackgroundRun` takes one for its
     run when there is one, else starts a process as before. An idle spare holds about 0.4 GB and exits
-    when its stdin closes (`close`, or this process ending). Thread-safe.
+    when its stdin closes (`close`, or this process ending). Spares nobody asked for again (`fill`)
+    within `idle_ttl_s` seconds are ended: a server left open with no visitor does not hold them.
+    Thread-safe.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, idle_ttl_s: float = 300.0) -> None:
         self._idle: list[subprocess.Popen[str]] = []
         self._lock = threading.Lock()
+        self.idle_ttl_s = idle_ttl_s
+        self._asked = 0.0  # time.monotonic() of the last fill
+        self._timer: threading.Timer | None = None
 
     def fill(self, count: int) -> None:
-        """Have `count` idle spares (start the missing ones; never raises)."""
+        """Have `count` idle spares (start the missing ones; never raises). They are ended if no
+        further `fill` comes within `idle_ttl_s` seconds."""
         with self._lock:
+            self._asked = time.monotonic()
             self._idle = [p for p in self._idle if p.poll() is None]
             while len(self._idle) < count:
                 try:
                     self._idle.append(_spawn_worker(warm=True))
                 except OSError:
-                    return
+                    break
+            if self._idle and self._timer is None:
+                self._arm(self.idle_ttl_s)
+
+    def _arm(self, delay: float) -> None:
+        """Check for expired spares after `delay` seconds (holding the lock)."""
+        self._timer = threading.Timer(delay, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self._timer = None
+            left = self.idle_ttl_s - (time.monotonic() - self._asked)
+            if left > 0 and self._idle:  # asked for again meanwhile: check again when that expires
+                self._arm(left)
+                return
+        self.close()
 
     def take(self) -> subprocess.Popen[str] | None:
         """An idle spare that is still alive, now owned by the caller; None if there is none."""

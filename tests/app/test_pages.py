@@ -272,11 +272,20 @@ def test_compare_starts_both_methods_on_one_stream(env: Path) -> None:
     assert sorted(r.cfg.train.method for r in runs) == ["finetune", "hypermask"]
     assert len({(r.cfg.train.seed, r.cfg.data) for r in runs}) == 1
     _poll(at, lambda a: "compare_forgetting" in _chart_keys(a) and len(a.get("progress")) == 2)
+    names = at.query_params["runs"]  # the comparison's run folders, kept in the URL
+    assert sorted(names.split(",")) == sorted(Path(r.run_dir).name for r in runs)
+    assert "compare_forgetting" in _chart_keys(_app("views/compare.py"))  # a new tab re-attaches while live
     at.button(key="compare_stop").click().run()
     _poll(at, lambda a: not REGISTRY.active() and any(b.key == "compare_close" for b in a.button))
     assert not at.exception and not at.error
+    assert "compare_forgetting" in _chart_keys(_app("views/compare.py", runs=names))  # a refresh after the end
+    fresh = _app("views/compare.py")  # a new visitor is not shown a comparison that has ended
+    assert "compare_forgetting" not in _chart_keys(fresh) and fresh.expander(key="compare_config").proto.expanded
+    odd = _app("views/compare.py", runs="nope,../x")
+    assert any("No comparison of runs `nope,../x`" in i.value for i in odd.info) and "runs" not in odd.query_params
     at.button(key="compare_close").click().run()  # back to comparing saved runs
     assert at.multiselect(key="compare_saved").value and "compare_saved_forgetting" in _chart_keys(at)
+    assert "runs" not in at.query_params
 
 
 def test_compare_warns_about_a_run_whose_events_cannot_be_read(env: Path, pretrained: Path) -> None:
@@ -486,5 +495,7 @@ def test_runs_page_names_damaged_tensor_files(env: Path, pretrained: Path) -> No
     warned = [w.value for w in at.warning if "cannot open this run" in w.value]
     assert warned and "weights.safetensors is not a valid safetensors file" in warned[0]
     assert "masks.safetensors is missing" in warned[0]
+    assert at.button(key="runs_open_masks").disabled and at.button(key="runs_open_embeddings").disabled
     at.selectbox(key="runs_selected").set_value(str((pretrained / "split-digits-hypermask").resolve())).run()
     assert not any("cannot open this run" in w.value for w in at.warning)
+    assert not at.button(key="runs_open_masks").disabled

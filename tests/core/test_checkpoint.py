@@ -7,8 +7,8 @@ from io import BytesIO
 import pytest
 import torch
 
-from core.checkpoint import (RunError, delete_run, export_bundle, import_bundle, list_runs, load_run,
-                             prepare_out_dir)
+from core.checkpoint import (RunError, check_tensor_files, delete_run, export_bundle, import_bundle, list_runs,
+                             load_run, prepare_out_dir)
 from core.config import FORMAT_VERSION
 from core.engine.loop import run_training
 from tests.conftest import tiny_config
@@ -128,6 +128,14 @@ def test_damaged_runs_raise_run_error(saved, tmp_path, damage: str) -> None:
     assert "\n" not in str(e.value)
     if damage == "wrong_shape_masks":
         assert "has shape (3,)" in str(e.value)
+    if damage in ("garbage_weights", "pickle_weights"):  # a damaged file, not a mismatched network
+        assert "weights.safetensors is not a valid safetensors file" in str(e.value), str(e.value)
+        assert "does not fit" not in str(e.value)
+        assert check_tensor_files(bad) == [str(e.value)]  # the Runs page's header check says the same
+    if damage == "missing_weights":
+        assert str(e.value) == "weights.safetensors is missing"
+    if damage == "wrong_shape_weights":
+        assert "does not fit the configured networks" in str(e.value) and not check_tensor_files(bad)
 
 
 def test_list_runs_marks_unreadable(saved, tmp_path) -> None:

@@ -270,3 +270,25 @@ def test_spares_can_be_trimmed() -> None:
     assert SPARES.idle() == 1
     SPARES.close()
     assert SPARES.idle() == 0
+
+
+def test_spares_nobody_asks_for_again_are_ended() -> None:
+    """A spare is ended once no `fill` has asked for spares within `idle_ttl_s`; a later `fill`
+    keeps it alive that much longer."""
+    from core.engine.runner import SpareWorkers
+
+    spares = SpareWorkers(idle_ttl_s=1.5)
+    try:
+        spares.fill(1)
+        proc = spares._idle[0]
+        time.sleep(1.0)
+        spares.fill(1)  # asked for again: the same spare, kept
+        time.sleep(1.0)
+        assert spares.idle() == 1 and spares._idle[0] is proc  # 2 s after the first fill, 1 s after the last
+        end = time.monotonic() + 10
+        while spares.idle() and time.monotonic() < end:
+            time.sleep(0.1)
+        assert spares.idle() == 0
+        assert proc.wait(timeout=60) == 0  # its stdin closed: it exits quietly
+    finally:
+        spares.close()
