@@ -31,6 +31,38 @@ function loadPlotly() {
 window.__hmRenders = window.__hmRenders || 0;
 window.__hmDrawMs = window.__hmDrawMs || 0;
 
+// A "Full screen" button on each chart's toolbar (st.plotly_chart charts have Streamlit's own), for
+// a projector in a lecture; Esc leaves. One shared button object: Plotly.react sees the same config.
+const FULLSCREEN_BUTTON = {
+  name: "fullscreen", title: "Full screen (Esc to leave)",
+  icon: {width: 24, height: 24, path: "M3 3h7v2H5v5H3zm11 0h7v7h-2V5h-5zM3 14h2v5h5v2H3zm16 0h2v7h-7v-2h5z"},
+  click: function (gd) {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else if (gd.requestFullscreen) gd.requestFullscreen();
+  },
+};
+
+const EXTRA_BUTTONS = [FULLSCREEN_BUTTON];
+
+function chartHeight(div) {
+  return document.fullscreenElement === div ? window.innerHeight : div.__hm.height;
+}
+
+if (!window.__hmFullscreenHooked) {  // once per page: entering or leaving full screen resizes the chart
+  window.__hmFullscreenHooked = true;
+  document.addEventListener("fullscreenchange", function () {
+    for (const div of document.querySelectorAll(".hm-live-chart")) {
+      const full = document.fullscreenElement === div;
+      if (div.__hm && (full || div.__hm.full)) {  // redrawn at its new size, zoom kept (uirevision)
+        div.__hm.full = full;
+        if (div.__hm.pending === null) div.__hm.pending = div.__hm.last;
+        div.__hm.last = null;
+        draw(div);
+      }
+    }
+  });
+}
+
 function text(data) {
   if (typeof data === "string") return data;
   if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return new TextDecoder().decode(data);
@@ -49,10 +81,11 @@ function draw(div) {
   st.drawing = true; st.last = raw;
   const t0 = performance.now();
   const fig = args.figure || {};
-  const h = args.height || (fig.layout && fig.layout.height) || 450;
-  const layout = Object.assign({}, fig.layout, {height: h, autosize: true});
-  div.style.height = h + "px";
-  window.Plotly.react(div, fig.data || [], layout, args.config || {}).then(function () {
+  st.height = args.height || (fig.layout && fig.layout.height) || 450;
+  const layout = Object.assign({}, fig.layout, {height: chartHeight(div), autosize: true});
+  div.style.height = st.height + "px";  // (a full-screen element is sized by the browser)
+  const config = Object.assign({}, args.config || {}, {modeBarButtonsToAdd: EXTRA_BUTTONS});
+  window.Plotly.react(div, fig.data || [], layout, config).then(function () {
     window.__hmRenders += 1;
     window.__hmDrawMs += performance.now() - t0;
   }).finally(function () { st.drawing = false; draw(div); });
@@ -65,7 +98,8 @@ export default function (component) {
     div = document.createElement("div");
     div.className = "hm-live-chart";
     div.style.width = "100%";
-    div.__hm = {pending: null, drawing: false, last: null, width: 0};
+    div.style.background = "white";  // also behind the chart in full screen
+    div.__hm = {pending: null, drawing: false, last: null, width: 0, height: 450, full: false};
     parent.appendChild(div);
     // a width change (window, sidebar, wrapping row) resizes the plot; observes only this div
     new ResizeObserver(function (entries) {

@@ -24,6 +24,7 @@ from tests.browser.browser_helpers import (
     button_enabled,
     choose_options,
     chrome,
+    click,
     click_button,
     errors,
     has_plot,
@@ -130,6 +131,24 @@ def test_overview_then_live_training(server: StreamlitServer, driver: Any, shots
     assert driver.execute_script(plot_div_script(
         "return window.__hmPlotDiv('live_forgetting') === window.__hmLiveDiv;")), "the chart was re-created"
     screenshot(driver, shots / "browser_train_end.png")
+
+    # "Full screen" on the chart's toolbar (for a projector): the chart fills the screen, then Esc
+    # (here exitFullscreen) gives it back its height, still the same chart.
+    size = "const d = window.__hmPlotDiv('live_forgetting'); return [d._fullLayout.width, d._fullLayout.height];"
+    before = driver.execute_script(plot_div_script(size))
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    chart = driver.find_element("css selector", ".st-key-live_forgetting .js-plotly-plot")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", chart)
+    ActionChains(driver).move_to_element(chart).perform()  # the toolbar shows on hover; a real click
+    click(driver, ".st-key-live_forgetting .modebar-btn[data-title^='Full screen']")
+    wait_for(lambda: driver.execute_script(plot_div_script(
+        "const d = window.__hmPlotDiv('live_forgetting'); return document.fullscreenElement === d"
+        " && Math.abs(d._fullLayout.height - window.innerHeight) < 2 && d._fullLayout.width === d.clientWidth;")),
+        10, "the chart in full screen at the screen's size")
+    driver.execute_script("document.exitFullscreen();")
+    wait_for(lambda: driver.execute_script(plot_div_script(size)) == before, 10, "the chart's size back after full screen")
+    assert driver.execute_script(plot_div_script("return window.__hmPlotDiv('live_forgetting') === window.__hmLiveDiv;"))
 
     # The loss curves and the accuracy matrix share a row in a wide window and go one under the other
     # in a narrow one (st.columns would squeeze both to slivers).
