@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -24,6 +24,8 @@ _FLASH = "_flash"  # list[(level, text)] shown once on the next run
 _PENDING_DELETE = "_pending_delete"  # str | None: run folder awaiting confirmation
 _PROJECTION = "_projection_request"  # dict | None: the last projection asked for
 _FIGURES = "_live_figures"  # dict[chart key, (signature, figure)]: see memo_figure
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -125,3 +127,26 @@ def get(key: str, default: Any = None) -> Any:
 def put(key: str, value: Any) -> None:
     """Set a widget key (only from callbacks or before the widget is drawn)."""
     st.session_state[key] = value
+
+
+def from_url(param: str, find: Callable[[str], T | None], unknown: str) -> T | None:
+    """What the URL parameter `param` names (`find(value)`; a refresh keeps the URL, so a refresh
+    shows the same run), or None without it. A value `find` does not know is said in an info line
+    (`unknown`, with `{named}` for the value) and dropped from the URL."""
+    named = st.query_params.get(param)
+    if not named:
+        return None
+    found = find(named)
+    if found is None:
+        st.info(unknown.format(named=named), icon=":material/link_off:")
+        del st.query_params[param]
+    return found
+
+
+def keep_in_url(param: str, value: str | None) -> None:
+    """Set the URL parameter `param` to `value` (the page's run, for a refresh), or drop it for None."""
+    if value is None:
+        if param in st.query_params:
+            del st.query_params[param]
+    elif st.query_params.get(param) != value:
+        st.query_params[param] = value

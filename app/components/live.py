@@ -56,12 +56,12 @@ def newest_group() -> list[str]:
     return next((list(g) for g in groups if any(is_live(d) for d in g)), [])
 
 
-def group_named(names: str) -> list[str]:
+def group_named(names: str) -> list[str] | None:
     """The compare group of this server whose run folder names, joined by commas, are `names` (the
-    Compare page's `?runs=` URL parameter, so that a refresh shows the same comparison), or []."""
+    Compare page's `?runs=` URL parameter, so that a refresh shows the same comparison), or None."""
     with _GROUPS_LOCK:
         groups = list(reversed(_GROUPS))
-    return next((list(g) for g in groups if group_url(g) == names), [])
+    return next((list(g) for g in groups if group_url(g) == names), None)
 
 
 def group_url(group: Sequence[str]) -> str:

@@ -27,10 +27,6 @@ function loadPlotly() {
   return window.__hmPlotlyLoading;
 }
 
-// Counters read by benchmarks/app_speed.py: figures drawn, and the milliseconds spent drawing them.
-window.__hmRenders = window.__hmRenders || 0;
-window.__hmDrawMs = window.__hmDrawMs || 0;
-
 // A "Full screen" button on each chart's toolbar (st.plotly_chart charts have Streamlit's own), for
 // a projector in a lecture; Esc leaves. One shared button object: Plotly.react sees the same config.
 const FULLSCREEN_BUTTON = {
@@ -63,12 +59,6 @@ if (!window.__hmFullscreenHooked) {  // once per page: entering or leaving full 
   });
 }
 
-function text(data) {
-  if (typeof data === "string") return data;
-  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return new TextDecoder().decode(data);
-  return JSON.stringify(data);
-}
-
 // Draws the newest pending figure; while a Plotly.react runs, later figures replace each other in
 // `pending` (only the newest is drawn next), and a figure identical to the last drawn is skipped.
 function draw(div) {
@@ -79,16 +69,12 @@ function draw(div) {
   let args;
   try { args = JSON.parse(raw); } catch (err) { return; }
   st.drawing = true; st.last = raw;
-  const t0 = performance.now();
   const fig = args.figure || {};
   st.height = args.height || (fig.layout && fig.layout.height) || 450;
   const layout = Object.assign({}, fig.layout, {height: chartHeight(div), autosize: true});
   div.style.height = st.height + "px";  // (a full-screen element is sized by the browser)
   const config = Object.assign({}, args.config || {}, {modeBarButtonsToAdd: EXTRA_BUTTONS});
-  window.Plotly.react(div, fig.data || [], layout, config).then(function () {
-    window.__hmRenders += 1;
-    window.__hmDrawMs += performance.now() - t0;
-  }).finally(function () { st.drawing = false; draw(div); });
+  window.Plotly.react(div, fig.data || [], layout, config).finally(function () { st.drawing = false; draw(div); });
 }
 
 export default function (component) {
@@ -110,7 +96,7 @@ export default function (component) {
       }
     }).observe(div);
   }
-  div.__hm.pending = text(component.data);
+  div.__hm.pending = new TextDecoder().decode(component.data);  // UTF-8 JSON bytes (plotly_frame.payload)
   loadPlotly().then(function () { draw(div); }, function (err) {
     div.textContent = "The chart could not be drawn: " + err.message;
   });

@@ -92,21 +92,15 @@ def main() -> None:
     if problem:
         st.warning(problem, icon=":material/folder_off:")
     group = state.compare_group()
-    named = st.query_params.get("runs")
-    if group is None:  # a new session: a refresh keeps ?runs=, a new tab re-attaches to a live comparison
-        group = live.group_named(named) if named else []
-        if named and not group:
-            st.info(f"No comparison of runs `{named}` was trained by this server since it started, so there "
-                    "is nothing live to show for it. Saved runs can be compared below.", icon=":material/link_off:")
-        group = group or live.newest_group()
+    if group is None:  # a new session: ?runs= (a refresh) names the comparison, else a live one
+        group = state.from_url("runs", live.group_named, "No comparison of runs `{named}` was trained by this "
+                               "server since it started, so there is nothing live to show for it. Saved runs "
+                               "can be compared below.") or live.newest_group()
         if group:  # kept for this session: it stays on screen when the runs end
             state.set_compare_group(group)
     if group and not any(REGISTRY.get(d) is not None for d in group):
         group = []  # runs of an earlier server process: open them below instead
-    if group:
-        st.query_params["runs"] = live.group_url(group)
-    elif "runs" in st.query_params:
-        del st.query_params["runs"]
+    state.keep_in_url("runs", live.group_url(group) if group else None)
     with st.expander("Start a live comparison", expanded=not group, key="compare_config", on_change="rerun"):
         res = compare_config_ui("compare")
         n = len(res.configs or {})

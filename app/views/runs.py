@@ -157,7 +157,7 @@ def _details_body(path: str, origin: str, s: RunSummary) -> None:
     matrix = _clean_matrix(m.get("acc_matrix"))
     if not any(v is not None for row in matrix for v in row):
         matrix = []
-    run = REGISTRY.get(path)
+    run = REGISTRY.get(path)  # a live run's files are written as it goes: not checked
     problems = check_tensor_files(path) if s.tasks_done and not (run is not None and run.alive) else []
     if problems:
         st.warning("The Masks and Embeddings pages cannot open this run: " + "; ".join(problems) + ".",

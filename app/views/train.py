@@ -40,22 +40,16 @@ def _attach_ui() -> str | None:
     opens instead. A `?run=` that names no run of this server is reported and dropped."""
     active = list(REGISTRY.active())
     current = state.train_run()
-    named = st.query_params.get("run")
     if current is None:
-        # A refresh keeps the URL: ?run=<folder name> re-attaches to the run this tab showed (not
-        # just the newest, which may be a Compare run started since).
+        # ?run=<folder name> re-attaches to the run this tab showed (not just the newest, which may be
+        # a Compare run started since)
         by_name = {Path(d).name: d for d in REGISTRY.all()}
-        current = by_name.get(named) if named else None
-        if named and current is None:
-            st.info(f"No run named `{named}` was trained by this server since it started, so there is "
-                    "nothing live to show for it. Saved runs open on the **Runs** page.",
-                    icon=":material/link_off:")
-            del st.query_params["run"]
-        current = current or (active[-1] if active else None)
+        current = state.from_url("run", by_name.get, "No run named `{named}` was trained by this server since "
+                                 "it started, so there is nothing live to show for it. Saved runs open on the "
+                                 "**Runs** page.") or (active[-1] if active else None)
         if current is not None:
             state.set_train_run(current)
-    if current is not None and st.query_params.get("run") != Path(current).name:
-        st.query_params["run"] = Path(current).name
+    state.keep_in_url("run", Path(current).name if current is not None else None)
     options = list(dict.fromkeys(([current] if current else []) + active[::-1]))
     if options:  # shown from the start, not only once the run ends: nothing below moves then
         labels = {d: f"{Path(d).name} ({live.status(d)})" for d in options}
