@@ -1,85 +1,153 @@
-"""Training speed of the Split MNIST paper configuration (hypermask.md §7) on this machine.
+"""Training-step speed of a paper preset (hypermask.md §7) on every device present, against the
+machine's own floor measured in the same run.
 
-Prints ms/iteration (task 0, and task 1 where both regularisers are active), peak resident memory,
-achieved GFLOP/s (FLOPs counted by torch.utils.flop_counter for forward + backward, plus ~12 FLOPs
-per parameter for the Adam update) and, for scale, the GFLOP/s of a dense matmul measured in the same
-run. Goal (issue #2): ≤ 30 ms/iteration on 2 cores.
+For each device: ms/iteration of the engine's own step (`core.engine.step.TaskStep`, as the training
+loop runs it) for task 0 and for the last task (whose hypernetwork regulariser covers every earlier
+task), peak memory, and, for scale, what the machine does at best on the same sizes: dense fp32 matmul
+throughput, copy bandwidth, and one fused-Adam step over tensors shaped like the method's parameters.
+On CUDA the step is timed captured as a CUDA graph and eagerly, side by side.
 
-    python benchmarks/train_speed.py [--data PATH|bundled] [--iters 200] [--method hypermask]
+    python benchmarks/train_speed.py [--benchmark split-mnist] [--data PATH|bundled] [--iters 200]
+                                     [--devices cpu,cuda] [--threads N] [--method hypermask]
+
+Goals (issue #13): Split MNIST ≤ 30 ms/iteration on 2 CPU cores with peak RSS ≤ 1 GiB; on one
+H200-class GPU, Split MNIST ≤ 2 ms and Permuted MNIST ≤ 5 ms per iteration.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
+import sys
 import time
+from pathlib import Path
 
-import torch
-from torch.utils.flop_counter import FlopCounterMode
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from core.data.benchmarks import BatchStream, make_benchmark
-from core.methods import build_method
-from core.models.target import build_target
-from core.presets import make_config
-from core.utils import tune_allocator
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from core import devices  # noqa: E402
+from core.data.benchmarks import CROP_PAD, BatchStream, make_benchmark  # noqa: E402
+from core.engine.step import TaskStep  # noqa: E402
+from core.methods import Method, build_method  # noqa: E402
+from core.models.target import build_target  # noqa: E402
+from core.presets import make_config  # noqa: E402
+from core.utils import tune_allocator  # noqa: E402
 
 
-def matmul_gflops(n: int = 2048, reps: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
+def _timed(fn, device: torch.device, reps: int) -> float:
+    """Seconds per call of `fn`, after one warm-up call, waiting for the device at both ends."""
+    fn()
+    devices.synchronize(device)
     t0 = time.perf_counter()
     for _ in range(reps):
-        a @ b
-    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
+        fn()
+    devices.synchronize(device)
+    return (time.perf_counter() - t0) / reps
+
+
+def floors(method: Method, device: torch.device) -> dict[str, float]:
+    """What the device does at best: fp32 matmul GFLOP/s, copy GB/s (read + write) and the time of
+    one fused-Adam step over tensors shaped like `method.parameters()`."""
+    n = 4096 if device.type == "cuda" else 1024
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    reps = 50 if device.type == "cuda" else 5
+    gflops = 2 * n**3 / _timed(lambda: a @ b, device, reps) / 1e9
+    x = torch.empty(64 * 2**20 if device.type == "cpu" else 512 * 2**20, dtype=torch.uint8, device=device)
+    y = torch.empty_like(x)
+    gbs = 2 * x.numel() / _timed(lambda: y.copy_(x), device, reps) / 1e9
+    del a, b, x, y
+    params = [torch.zeros_like(p, requires_grad=True) for p in method.parameters()]
+    for p in params:
+        p.grad = torch.randn_like(p)
+    opt = torch.optim.Adam(params, lr=1e-3, fused=True)
+    adam_ms = 1000 * _timed(opt.step, device, reps)
+    return {"matmul_gflops": gflops, "copy_gbs": gbs, "adam_ms": adam_ms}
+
+
+def measure_task(cfg, bench, method: Method, task: int, iters: int, capture: bool) -> dict[str, float]:
+    """ms/iteration of `task`'s step (regulariser targets snapshotted as at the task's start) and
+    the FLOPs of one forward + backward."""
+    device = method.device
+    method.begin_task(task)
+    step = TaskStep(method, bench, task, cfg.train.lr, capture=capture)
+    stream = BatchStream(bench.tasks[task].y_train.numel(), cfg.train.batch_size, torch.Generator().manual_seed(1),
+                         device, CROP_PAD if bench.augment else None)
+    p = cfg.mask.sparsity
+    for _ in range(10):  # warm-up, and the capture on CUDA
+        step(*stream.next(), p)
+    devices.synchronize(device)
+    times = []
+    t_all = time.perf_counter()
+    for _ in range(iters):
+        s = time.perf_counter()
+        step(*stream.next(), p)
+        if device.type == "cpu":
+            times.append(time.perf_counter() - s)
+    devices.synchronize(device)
+    mean_ms = 1000 * (time.perf_counter() - t_all) / iters
+    with FlopCounterMode(display=False) as counter:
+        idx, off = stream.next()
+        x = bench.prepare(bench.tasks[task].x_train[idx], task, off)
+        method.losses(x, bench.tasks[task].y_train[idx], task, p)["total"].backward()
+    for prm in method.parameters():
+        prm.grad = None
+    out = {"ms": mean_ms, "gflop": counter.get_total_flops() / 1e9}
+    if times:
+        out["median_ms"] = 1000 * statistics.median(times)
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="bundled")
-    ap.add_argument("--iters", type=int, default=200)
-    ap.add_argument("--method", default="hypermask")
-    ap.add_argument("--no-tune", action="store_true", help="skip the allocator setting (to see its effect)")
+    ap.add_argument("--benchmark", default="split-mnist", choices=("split-mnist", "permuted-mnist"))
+    ap.add_argument("--data", default="bundled", help="'bundled' or a path to full MNIST (mnist.npz or IDX folder)")
+    ap.add_argument("--method", default="hypermask", choices=("hypermask", "hnet", "finetune"))
+    ap.add_argument("--iters", type=int, default=200, help="timed iterations per task and device")
+    ap.add_argument("--devices", default="cpu,cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--threads", type=int, help="torch CPU threads (default: PyTorch's)")
     a = ap.parse_args()
-    if not a.no_tune:
-        tune_allocator()
-    cfg = make_config("split-mnist", a.method, "paper", a.data, seed=1)
-    bench = make_benchmark(cfg.data, 1)
-    torch.manual_seed(1)
-    method = build_method(cfg, build_target(cfg.target, bench.input_shape, bench.n_classes), len(bench.tasks))
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, params {method.param_counts()}")
-    gen = torch.Generator().manual_seed(1)
-    for task in (0, 1):
-        method.begin_task(task)
-        opt = torch.optim.Adam(method.parameters(), lr=cfg.train.lr, fused=True)
-        t = bench.tasks[task]
-        stream = BatchStream(t.y_train.numel(), cfg.train.batch_size, gen)
-        times = []
-        flops = 0
-        for i in range(a.iters + 10):
-            s = time.perf_counter()
-            idx = stream.next()
-            x = bench.prepare(t.x_train[idx], task, train=True, generator=gen)
-            counter = FlopCounterMode(display=False) if i == 5 else None
-            if counter is not None:
-                counter.__enter__()
-            loss = method.losses(x, t.y_train[idx], task, cfg.mask.sparsity)["total"]
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if counter is not None:
-                counter.__exit__(None, None, None)
-                flops = counter.get_total_flops()
-            opt.step()
-            if i >= 10 and i != 5:
-                times.append(time.perf_counter() - s)
-        ms = 1000 * statistics.median(times)
+    tune_allocator()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    cfg = make_config(a.benchmark, a.method, "paper", a.data, seed=1)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch {torch.__version__}; {os.cpu_count()} CPU cores, load average {load:.2f}; "
+          f"{a.benchmark} paper preset, {a.method}, data {a.data}")
+    for name in a.devices.split(","):
+        device = devices.resolve_device(name)
+        bench = make_benchmark(cfg.data, 1).to(device)
+        torch.manual_seed(1)
+        method = build_method(cfg, build_target(cfg.target, bench.input_shape, bench.n_classes),
+                              len(bench.tasks)).to(device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        print(f"\n== {devices.describe(device)}; parameters {method.param_counts()}")
+        last = len(bench.tasks) - 1
+        modes = (True, False) if device.type == "cuda" else (False,)
+        for task in (0, last):
+            for capture in modes:
+                r = measure_task(cfg, bench, method, task, a.iters, capture)
+                how = ("CUDA graph" if capture else "eager") if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+                med = f" (median {r['median_ms']:.2f})" if "median_ms" in r else ""
+                print(f"task {task} ({how}): {r['ms']:.2f} ms/iteration{med}; forward + backward "
+                      f"{r['gflop']:.3f} GFLOP, {r['gflop'] / r['ms'] * 1000:.0f} GFLOP/s achieved")
+        if device.type == "cuda":
+            print(f"peak GPU memory allocated: {torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB")
+        else:
+            print(f"peak resident memory (process): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+        f = floors(method, device)
         n_params = sum(p.numel() for p in method.parameters())
-        total = flops + 12 * n_params
-        print(f"task {task}: {ms:.1f} ms/iteration (median of {len(times)}; mean {1000 * statistics.mean(times):.1f}), "
-              f"{total / 1e9:.3f} GFLOP/iteration, {total / (ms / 1000) / 1e9:.1f} GFLOP/s achieved")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak resident memory: {peak:.0f} MiB")
-    print(f"reference dense matmul 2048×2048: {matmul_gflops():.1f} GFLOP/s")
+        print(f"floor on this device: fp32 matmul {f['matmul_gflops']:.0f} GFLOP/s; copy {f['copy_gbs']:.1f} GB/s; "
+              f"one fused-Adam step over the same {n_params / 1e6:.1f} M parameters {f['adam_ms']:.2f} ms")
+        del method, bench
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ class RunFiles:
         import torch
 
         save_tensors_atomic(self.path / "weights.safetensors", weights)
-        flat = {f"task{t}/{n}": m.to(torch.float16) for t, ms in masks.items() for n, m in ms.items()}
+        flat = {f"task{t}/{n}": m.detach().to("cpu", torch.float16) for t, ms in masks.items() for n, m in ms.items()}
         if flat:
             save_tensors_atomic(self.path / "masks.safetensors", flat)
 

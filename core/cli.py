@@ -14,7 +14,7 @@ import sys
 from typing import Sequence
 
 from core.checkpoint import RunError, check_out_dir, prepare_out_dir
-from core.config import BENCHMARKS, METHODS, RunConfig, check_threads, parse_sizes, rename_fields
+from core.config import BENCHMARKS, DEVICES, METHODS, RunConfig, check_threads, parse_sizes, rename_fields
 from core.data.sources import DataError
 from core.engine import events as ev
 from core.presets import PRESETS, make_config
@@ -59,8 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--chunk-size", type=int, help="chunked hypernetwork with this chunk size (0: unchunked)")
     g.add_argument("--eval-every", type=int, help="iterations between live evaluations")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
-    tr.add_argument("--threads", type=int, help="torch CPU threads (default: PyTorch's, one per core); 1 is "
-                    "often faster on a busy machine")
+    tr.add_argument("--threads", type=int, help="torch CPU threads (default: the cores idle at the start, at "
+                    "least 1: threads that share a busy core slow each other down)")
+    tr.add_argument("--device", choices=DEVICES, help="where to train: auto (a CUDA GPU when present, "
+                    "else the CPU; the default), cpu or cuda")
     return parser
 
 
@@ -103,7 +105,7 @@ def _config_from_args(a: argparse.Namespace) -> RunConfig:
         mask=over(cfg.mask, sparsity=a.sparsity, beta=a.beta, lam=a.lam, l1=a.l1, beta_norm=a.beta_norm,
                   adaptive=False if a.no_adaptive else None),
         train=over(cfg.train, iters_per_task=a.iters, batch_size=a.batch_size, lr=a.lr,
-                   eval_every=a.eval_every),
+                   eval_every=a.eval_every, device=getattr(a, "device", None)),
     )
 
 
@@ -138,6 +140,7 @@ def train(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from core.data.benchmarks import make_benchmark
+    from core.devices import default_threads, resolve_device
     from core.engine.loop import run_training
     from core.methods import check_model_size
 
@@ -150,6 +153,7 @@ def train(a: argparse.Namespace) -> int:
                              "--data applies to split-mnist and permuted-mnist")
         if a.threads is not None:
             check_threads(a.threads, "--threads")
+        resolve_device(cfg.train.device)  # a missing GPU is refused before anything is loaded or made
         check_out_dir(a.out)
         bench = make_benchmark(cfg.data, cfg.train.seed)  # loads and checks the data
         check_model_size(cfg, bench.input_shape, bench.n_classes, len(bench.tasks))
@@ -174,10 +178,9 @@ def train(a: argparse.Namespace) -> int:
         elif isinstance(e, ev.TaskFinished):
             bar.write(f"task {e.task}: accuracy row " + " ".join(f"{100 * v:.1f}" for v in e.acc_row))
 
-    if a.threads is not None:
-        import torch
+    import torch
 
-        torch.set_num_threads(a.threads)
+    torch.set_num_threads(a.threads if a.threads is not None else default_threads())
     try:
         result = run_training(cfg, emit=emit, run_dir=out, benchmark=bench)
     except KeyboardInterrupt:  # the run folder keeps every completed task

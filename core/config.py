@@ -20,6 +20,7 @@ METHODS = ("hypermask", "finetune", "hnet")
 ARCHS = ("mlp", "cnn")
 L1_VARIANTS = ("masked", "pure")
 BETA_NORMS = ("reference", "hnet")
+DEVICES = ("auto", "cpu", "cuda")
 
 #: Version of the run-folder layout written by `core.checkpoint`; bumped on incompatible changes.
 FORMAT_VERSION = 1
@@ -191,9 +192,11 @@ class TrainConfig:
     seed: int = 1  # seeds data split, permutations, initialisation and batch order
     log_every: int = 10  # steps between StepLogged events
     eval_every: int = 100  # steps between periodic evaluations of every seen task
+    device: str = "auto"  # "auto" (CUDA when present, else CPU), "cpu" or "cuda"; see core/devices.py
 
     def __post_init__(self) -> None:
         _check_choice("method", self.method, METHODS)
+        _check_choice("device", self.device, DEVICES)
         _check_finite("lr", self.lr)
         if not 1 <= self.iters_per_task <= 1_000_000:
             raise ValueError(f"iters_per_task={self.iters_per_task} must lie in [1, 1,000,000]")

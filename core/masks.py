@@ -14,66 +14,82 @@ import torch
 from torch import Tensor
 
 
-def percentile(values: Tensor, p: float) -> Tensor:
+def percentile(values: Tensor, p: float | Tensor) -> Tensor:
     """p-th percentile of all entries with linear interpolation (numpy's default method).
 
-    Uses selection, not sorting — `numpy.partition` on the CPU, `torch.kthvalue` elsewhere, both
-    O(n) — so it works on tensors of more than 2^24 entries, where `torch.quantile` refuses
-    (pytorch/pytorch#64947).
+    On the CPU with a number `p`: one O(n) selection (`numpy.partition` at the lower order statistic;
+    the upper one is the minimum of what lies above it — a second kth in the same call costs ~7× more).
+    Elsewhere, or when `p` is a tensor: a sort on the tensor's own device and an interpolation
+    computed there, so the threshold never makes a round trip to the host and a step using it can be
+    captured in a CUDA graph with `p` changing between replays. Unlike `torch.quantile` neither limits
+    the size (pytorch/pytorch#64947).
 
     Args:
         values: any shape, floating point; read without gradient.
-        p: percent in [0, 100].
+        p: percent in [0, 100], a number or a 0-d tensor on `values`' device (not range-checked, as
+            that would need its value on the host).
     Returns:
-        0-d tensor, same dtype as `values`.
+        0-d tensor, same dtype and device as `values`.
     Raises:
-        ValueError: if `p` is outside [0, 100] or `values` is empty.
+        ValueError: if a number `p` is outside [0, 100] or `values` is empty.
     """
-    if not 0.0 <= p <= 100.0:
-        raise ValueError(f"percentile p={p} must lie in [0, 100]")
     flat = values.detach().reshape(-1)
     n = flat.numel()
     if n == 0:
         raise ValueError("percentile of an empty tensor")
+    if isinstance(p, Tensor):
+        if flat.device.type == "cpu":
+            p = float(p)
+        else:
+            ordered = torch.sort(flat).values
+            pos = p.to(torch.float64) * ((n - 1) / 100.0)
+            lo = pos.floor().clamp(0, n - 1)
+            frac = (pos - lo).to(flat.dtype)
+            lo_i = lo.long()
+            hi_i = (lo_i + 1).clamp(max=n - 1)
+            v_lo, v_hi = ordered[lo_i], ordered[hi_i]
+            return v_lo + (v_hi - v_lo) * frac
+    if not 0.0 <= p <= 100.0:
+        raise ValueError(f"percentile p={p} must lie in [0, 100]")
     pos = (n - 1) * p / 100.0
     lo = int(math.floor(pos))
     frac = pos - lo
     hi = min(lo + 1, n - 1)
     if flat.device.type == "cpu":
-        # One O(n) introselect pass yields both order statistics (numpy.partition).
-        part = np.partition(flat.numpy(), [lo, hi] if hi != lo else [lo])
-        v_lo, v_hi = float(part[lo]), float(part[hi])
+        part = np.partition(flat.numpy(), lo)
+        v_lo = float(part[lo])
+        v_hi = float(part[lo + 1:].min()) if hi != lo else v_lo
         return torch.tensor(v_lo + (v_hi - v_lo) * frac, dtype=flat.dtype)
-    v_lo_t = torch.kthvalue(flat, lo + 1).values
-    v_hi_t = torch.kthvalue(flat, hi + 1).values if frac > 0 else v_lo_t
-    return v_lo_t + (v_hi_t - v_lo_t) * frac
+    ordered = torch.sort(flat).values
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * frac
 
 
-def semi_binary_mask(logits: Tensor, sparsity: float) -> Tensor:
+def semi_binary_mask(logits: Tensor, sparsity: float | Tensor) -> Tensor:
     """Semi-binary mask M = r ⊙ [r ≥ τ] with r = |tanh(o)| and τ the p-th percentile of r (§2).
 
     Kept entries keep their continuous value in [0, 1); gradients flow through them
     (dr/do = sign(o)·(1 − tanh²(o))), while the threshold τ is a constant. `sparsity` = 0 gives the
-    dense continuous mask |tanh(o)|.
+    dense continuous mask |tanh(o)| (also as a tensor: τ is then the minimum, so every entry is kept).
 
     Args:
         logits: raw hypernetwork outputs o_l for one target tensor, any shape.
-        sparsity: p in percent, [0, 100).
+        sparsity: p in percent, [0, 100): a number, or a 0-d tensor on `logits`' device (used by a
+            captured training step while p ramps during task 0; its range is the caller's duty).
     Returns:
-        Tensor of the same shape as `logits`, values in [0, 1).
+        Tensor of the same shape and device as `logits`, values in [0, 1).
     Raises:
-        ValueError: if `sparsity` is outside [0, 100).
+        ValueError: if a number `sparsity` is outside [0, 100).
     """
-    if not 0.0 <= sparsity < 100.0:
+    if not isinstance(sparsity, Tensor) and not 0.0 <= sparsity < 100.0:
         raise ValueError(f"sparsity p={sparsity} must lie in [0, 100)")
     r = torch.tanh(logits).abs()
-    if sparsity == 0.0:
+    if not isinstance(sparsity, Tensor) and sparsity == 0.0:
         return r
     tau = percentile(r, sparsity)
     return r * (r >= tau).to(r.dtype)
 
 
-def masks_from_logits(logits: dict[str, Tensor], sparsity: float) -> dict[str, Tensor]:
+def masks_from_logits(logits: dict[str, Tensor], sparsity: float | Tensor) -> dict[str, Tensor]:
     """Apply `semi_binary_mask` to every tensor, each with its own threshold (per-tensor τ_l)."""
     return {name: semi_binary_mask(o, sparsity) for name, o in logits.items()}
 

@@ -11,15 +11,21 @@ from core.config import DataConfig, HyperConfig, MaskConfig, RunConfig, TargetCo
 torch.set_num_threads(1)
 
 
-def tiny_config(method: str = "hypermask", iters: int = 30, n_tasks: int = 2, seed: int = 1) -> RunConfig:
-    """Split Digits, `n_tasks` tasks, a 32-unit MLP, a few iterations per task."""
+#: Devices present here: the device tests run on each (CUDA only where `torch.cuda.is_available()`).
+DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+
+def tiny_config(method: str = "hypermask", iters: int = 30, n_tasks: int = 2, seed: int = 1,
+                device: str = "cpu") -> RunConfig:
+    """Split Digits, `n_tasks` tasks, a 32-unit MLP, a few iterations per task, on `device` (the CPU
+    unless a test asks: tests that compare exact values rely on the CPU's determinism)."""
     return RunConfig(
         data=DataConfig(benchmark="split-digits", n_tasks=n_tasks, eval_subsample=50),
         target=TargetConfig(hidden=(32,)),
         hyper=HyperConfig(hidden=(16,), embedding_dim=8),
         mask=MaskConfig(sparsity=30.0, beta=0.01, lam=0.001),
         train=TrainConfig(method=method, iters_per_task=iters, batch_size=32, seed=seed, log_every=5,
-                          eval_every=10),
+                          eval_every=10, device=device),
     )
 
 

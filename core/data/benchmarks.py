@@ -20,6 +20,7 @@ from core.config import DataConfig
 from core.data.sources import MNIST_SIDE, DataError, RawSplit, load_digits, load_mnist
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+CROP_PAD = 4  # pixels of zero padding of the random crop (hypermask.md §7, Split MNIST)
 
 
 @dataclass
@@ -53,14 +54,14 @@ class Benchmark:
     pad_to: int | None = None
     _test_cache: dict[int, Tensor] = field(default_factory=dict, repr=False)
 
-    def prepare(self, x: Tensor, task: int, train: bool = False,
-                generator: torch.Generator | None = None) -> Tensor:
-        """Raw images (B, 1, h, w) in [0, 1] → network inputs (B, *input_shape).
+    def prepare(self, x: Tensor, task: int, crop_offsets: Tensor | None = None) -> Tensor:
+        """Raw images (B, 1, h, w) in [0, 1] → network inputs (B, *input_shape), on x's device.
 
-        Training batches get the random crop when `augment` is set (hypermask.md §7, Split MNIST).
+        `crop_offsets` (2, B), from `BatchStream.next` on a training batch, applies the random crop of
+        `augment` (hypermask.md §7, Split MNIST); None (test inputs) applies none.
         """
-        if train and self.augment:
-            x = random_crop(x, pad=4, generator=generator)
+        if crop_offsets is not None:
+            x = random_crop(x, CROP_PAD, crop_offsets)
         if self.pad_to is not None and x.shape[-1] < self.pad_to:
             total = self.pad_to - x.shape[-1]
             x = F.pad(x, (total // 2, total - total // 2, total // 2, total - total // 2))
@@ -70,6 +71,24 @@ class Benchmark:
         if perm is not None:
             x = x.flatten(1)[:, perm].view(x.shape)
         return x
+
+    def to(self, device: torch.device) -> "Benchmark":
+        """Move every task's tensors to `device` once (a tensor shared by several tasks, as Permuted
+        MNIST's images, is moved once and stays shared). Returns self."""
+        moved: dict[int, Tensor] = {}
+
+        def move(t: Tensor | None) -> Tensor | None:
+            if t is None:
+                return None
+            if id(t) not in moved:
+                moved[id(t)] = t.to(device)
+            return moved[id(t)]
+
+        for task in self.tasks:
+            for name in ("x_train", "y_train", "x_test", "y_test", "perm"):
+                setattr(task, name, move(getattr(task, name)))
+        self._test_cache.clear()
+        return self
 
     def test_inputs(self, task: int) -> tuple[Tensor, Tensor]:
         """Prepared test inputs (cached) and labels of `task`."""
@@ -86,19 +105,23 @@ class Benchmark:
                 "test_sizes": [int(t.y_test.numel()) for t in self.tasks]}
 
 
-def random_crop(x: Tensor, pad: int, generator: torch.Generator | None = None) -> Tensor:
-    """Random crop back to (h, w) from the image zero-padded by `pad` pixels on each side.
+def random_crop(x: Tensor, pad: int, offsets: Tensor) -> Tensor:
+    """Crop back to (h, w) from the image zero-padded by `pad` pixels on each side, at per-sample
+    offsets.
 
-    x: (B, C, h, w) → (B, C, h, w); one offset per sample.
+    Args:
+        x: (B, C, h, w) images.
+        pad: padding in pixels.
+        offsets: (2, B) int64 on x's device, row then column offsets in [0, 2·pad].
+    Returns:
+        (B, C, h, w) on x's device.
     """
     b, c, h, w = x.shape
     padded = F.pad(x, (pad, pad, pad, pad))
-    oy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    ox = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    rows = (oy[:, None] + torch.arange(h))[:, None, :, None]  # (B, 1, h, 1)
-    cols = (ox[:, None] + torch.arange(w))[:, None, None, :]  # (B, 1, 1, w)
-    bi = torch.arange(b)[:, None, None, None]
-    ci = torch.arange(c)[None, :, None, None]
+    rows = (offsets[0][:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # (B, 1, h, 1)
+    cols = (offsets[1][:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # (B, 1, 1, w)
+    bi = torch.arange(b, device=x.device)[:, None, None, None]
+    ci = torch.arange(c, device=x.device)[None, :, None, None]
     return padded[bi, ci, rows, cols]
 
 
@@ -191,20 +214,45 @@ def make_benchmark(cfg: DataConfig, seed: int) -> Benchmark:
 
 
 class BatchStream:
-    """Endless shuffled mini-batches of indices in [0, n): one seeded permutation per epoch."""
+    """Endless shuffled mini-batches of indices in [0, n): one seeded permutation per epoch.
 
-    def __init__(self, n: int, batch_size: int, generator: torch.Generator) -> None:
+    Everything random is drawn on the CPU from `generator` (so a run draws the same batches on every
+    device) once per epoch, then moved to `device` in one copy: a step only slices device tensors.
+    With `crop_pad`, every batch also gets per-sample random-crop offsets (hypermask.md §7).
+
+    Args:
+        n: training samples of the task.
+        batch_size: samples per batch (at most n).
+        generator: CPU generator, shared by the run's tasks.
+        device: where the indices and offsets live.
+        crop_pad: random-crop padding in pixels, or None for no crop.
+    Raises:
+        ValueError: if n < 1.
+    """
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator,
+                 device: torch.device | str = "cpu", crop_pad: int | None = None) -> None:
         if n < 1:
             raise ValueError("a task has no training samples")
         self.n, self.batch_size, self.gen = n, min(batch_size, n), generator
-        self._perm = torch.randperm(n, generator=generator)
+        self.device, self.crop_pad = torch.device(device), crop_pad
+        self._new_epoch()
+
+    def _new_epoch(self) -> None:
+        self._perm = torch.randperm(self.n, generator=self.gen).to(self.device)
+        self._offsets: Tensor | None = None
+        if self.crop_pad is not None:
+            batches = self.n // self.batch_size
+            self._offsets = torch.randint(0, 2 * self.crop_pad + 1, (batches, 2, self.batch_size),
+                                          generator=self.gen).to(self.device)
         self._pos = 0
 
-    def next(self) -> Tensor:
-        """Indices of the next batch, shape (batch_size,)."""
+    def next(self) -> tuple[Tensor, Tensor | None]:
+        """Indices (batch_size,) of the next batch and its crop offsets (2, batch_size), or None
+        without a crop; both on `device`."""
         if self._pos + self.batch_size > self.n:
-            self._perm = torch.randperm(self.n, generator=self.gen)
-            self._pos = 0
+            self._new_epoch()
+        k = self._pos // self.batch_size
         idx = self._perm[self._pos:self._pos + self.batch_size]
         self._pos += self.batch_size
-        return idx
+        return idx, (self._offsets[k] if self._offsets is not None else None)

@@ -17,13 +17,16 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from torch import Tensor
 
+from core import devices
 from core.checkpoint import RunFiles
 from core.config import RunConfig
 from core.data.benchmarks import REGISTRY as BENCHMARK_REGISTRY
-from core.data.benchmarks import Benchmark, BatchStream, make_benchmark, stream_shape
+from core.data.benchmarks import CROP_PAD, Benchmark, BatchStream, make_benchmark, stream_shape
 from core.data.sources import check_source
 from core.engine import events as ev
+from core.engine.step import TaskStep
 from core.masks import mask_stats, ramped_sparsity
 from core.methods import Method, build_method, check_model_size
 from core.metrics import summarize
@@ -45,7 +48,9 @@ def check_run(cfg: RunConfig) -> None:
     Raises:
         core.data.sources.DataError: missing or malformed data (one line naming the file).
         ValueError: settings that do not fit the data, or a hypernetwork too large to build.
+        core.devices.DeviceError: device 'cuda' on a machine without one.
     """
+    devices.resolve_device(cfg.train.device)
     if BENCHMARK_REGISTRY[cfg.data.benchmark][0] == "mnist":
         check_source(cfg.data.source)
     input_shape, n_classes, n_tasks = stream_shape(cfg.data)
@@ -78,8 +83,9 @@ def _accuracy(method: Method, bench: Benchmark, eval_task: int, weight_task: int
 class _State:
     """Accumulates what metrics.json holds while the loop runs."""
 
-    def __init__(self, cfg: RunConfig, bench: Benchmark) -> None:
+    def __init__(self, cfg: RunConfig, bench: Benchmark, device: str) -> None:
         self.n_tasks = len(bench.tasks)
+        self.device = device
         self.acc_matrix: list[list[float | None]] = []
         self.next_task_acc: list[float] = []
         self.random_init_acc: list[float] = []
@@ -102,7 +108,7 @@ class _State:
             "next_task_acc": self.next_task_acc, "random_init_acc": self.random_init_acc,
             "mask_stats": self.mask_stats, "task_seconds": self.task_seconds,
             "ms_per_iter": 1000 * self.train_seconds / self.steps if self.steps else None,
-            "steps": self.steps, "data": self.data, "created": self.created,
+            "steps": self.steps, "device": self.device, "data": self.data, "created": self.created,
             "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "error": self.error,
         }
         return out
@@ -138,13 +144,16 @@ def run_training(cfg: RunConfig, emit: ev.Emit | None = None,
     state: _State | None = None
     try:
         tune_allocator()
+        device = devices.resolve_device(cfg.train.device)
         seed = cfg.train.seed
         seed_everything(seed)
-        bench = benchmark if benchmark is not None else make_benchmark(cfg.data, seed)
+        bench = (benchmark if benchmark is not None else make_benchmark(cfg.data, seed)).to(device)
         torch.manual_seed(seed)
-        method = build_method(cfg, build_target(cfg.target, bench.input_shape, bench.n_classes), len(bench.tasks))
+        # Built on the CPU, then moved: the same seed gives the same initial weights on every device.
+        method = build_method(cfg, build_target(cfg.target, bench.input_shape, bench.n_classes),
+                              len(bench.tasks)).to(device)
         result.method, result.benchmark = method, bench
-        state = _State(cfg, bench)
+        state = _State(cfg, bench, devices.describe(device))
         if files is not None:
             files.write_config(cfg)
             files.write_metrics(state.metrics())  # readable status from the first second on
@@ -187,44 +196,57 @@ def run_training(cfg: RunConfig, emit: ev.Emit | None = None,
     return result
 
 
+def _losses_on_host(losses: dict[str, Tensor]) -> dict[str, float]:
+    """The loss terms as numbers: one device-to-host copy (and so one wait) for all of them."""
+    return dict(zip(losses, torch.stack(list(losses.values())).tolist()))
+
+
 def _train_tasks(cfg: RunConfig, method: Method, bench: Benchmark, state: _State, send: ev.Emit,
                  should_stop: Callable[[], bool], files: RunFiles | None) -> bool:
-    """Train every task in order; returns True if a stop request ended training."""
+    """Train every task in order; returns True if a stop request ended training.
+
+    The host reads values back from the device only on logging and evaluation steps and at the end
+    of a task; that is also where a diverged (NaN or infinite) loss is caught, at most `log_every`
+    steps after it happened. Time is counted after such a wait, so `ms_per_iter` is the device's
+    time, not the time to queue the work.
+    """
     tc, mc = cfg.train, cfg.mask
     n_iter, n_tasks = tc.iters_per_task, len(bench.tasks)
     gen = torch.Generator().manual_seed(tc.seed)
     sub = cfg.data.eval_subsample
+    device = method.device
     for t, task in enumerate(bench.tasks):
         t_start = time.perf_counter()
         send(ev.TaskStarted(t, state.steps))
         method.begin_task(t)
-        opt = torch.optim.Adam(method.parameters(), lr=tc.lr, fused=True)
-        stream = BatchStream(task.y_train.numel(), tc.batch_size, gen)
+        step_fn = TaskStep(method, bench, t, tc.lr, capture=True,
+                           ramp=mc.adaptive and t == 0 and mc.sparsity > 0)
+        stream = BatchStream(task.y_train.numel(), tc.batch_size, gen, device,
+                             CROP_PAD if bench.augment else None)
         p = mc.sparsity
         for step in range(n_iter):
             if should_stop():
                 return True
             s0 = time.perf_counter()
-            idx = stream.next()
-            x = bench.prepare(task.x_train[idx], t, train=True, generator=gen)
+            idx, offsets = stream.next()
             p = ramped_sparsity(mc.sparsity, t, step, n_iter, mc.adaptive)
-            losses = method.losses(x, task.y_train[idx], t, p)
-            total = float(losses["total"].detach())  # a CPU sync of one number: microseconds
-            if not math.isfinite(total):
-                raise TrainingDiverged(
-                    f"the loss became {total} at task {t}, iteration {step + 1} (lr={tc.lr:g}, β={mc.beta:g}, "
-                    f"λ={mc.lam:g}): training diverged; lower the learning rate or the regulariser weights")
-            opt.zero_grad(set_to_none=True)
-            losses["total"].backward()
-            opt.step()
+            losses = step_fn(idx, offsets, p)
+            logged = step == 0 or (step + 1) % tc.log_every == 0
+            evaluated = (step + 1) % tc.eval_every == 0 or step + 1 == n_iter
+            values = _losses_on_host(losses) if logged or evaluated else None
             state.train_seconds += time.perf_counter() - s0
             state.steps += 1
-            if step == 0 or (step + 1) % tc.log_every == 0:
-                send(ev.StepLogged(t, step + 1, state.steps,
-                                   {**{k: v.item() for k, v in losses.items()}, "sparsity": p}))
-            if (step + 1) % tc.eval_every == 0 or step + 1 == n_iter:
+            if values is not None and not math.isfinite(values["total"]):
+                raise TrainingDiverged(
+                    f"the loss became {values['total']} at task {t}, by iteration {step + 1} (lr={tc.lr:g}, "
+                    f"β={mc.beta:g}, λ={mc.lam:g}): training diverged; lower the learning rate or the "
+                    "regulariser weights")
+            if logged and values is not None:
+                send(ev.StepLogged(t, step + 1, state.steps, {**values, "sparsity": p}))
+            if evaluated:
                 accs = [_accuracy(method, bench, j, j, p, sub) for j in range(t + 1)]
                 send(ev.Evaluated(t, step + 1, state.steps, accs))
+        del step_fn  # frees the task's Adam state (and graph) before the next task makes its own
         row = [_accuracy(method, bench, j, j, p) for j in range(t + 1)]
         state.acc_matrix.append(row)
         if t + 1 < n_tasks:

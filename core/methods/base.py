@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 from torch.func import functional_call
 
 from core.config import RunConfig
@@ -40,8 +41,10 @@ class Method(ABC):
         """Snapshot whatever the regularisers compare against (called before a task's first step)."""
 
     @abstractmethod
-    def losses(self, x: Tensor, y: Tensor, task: int, sparsity: float) -> dict[str, Tensor]:
-        """Loss terms for batch x (B, C, H, W), task-local labels y (B,) of task `task`."""
+    def losses(self, x: Tensor, y: Tensor, task: int, sparsity: float | Tensor) -> dict[str, Tensor]:
+        """Loss terms for batch x (B, C, H, W), task-local labels y (B,) of task `task`, at mask
+        sparsity p = `sparsity` (a number, or a 0-d tensor on the method's device while it ramps in a
+        captured step). Must not read a value back to the host (the step may be a CUDA graph)."""
 
     @abstractmethod
     def weights(self, task: int, sparsity: float) -> dict[str, Tensor]:
@@ -58,6 +61,18 @@ class Method(ABC):
         return torch.cat([functional_call(self.target, w, (x[i:i + batch],))
                           for i in range(0, x.shape[0], batch)])
 
+    def to(self, device: torch.device) -> "Method":
+        """Move every module (and so every parameter) to `device`; call before the first
+        `begin_task`. Returns self."""
+        for mod in self.modules().values():
+            mod.to(device)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the target network's parameters."""
+        return next(self.target.parameters()).device
+
     def modules(self) -> dict[str, nn.Module]:
         """Named modules whose state is saved: 'target' and, if any, 'hypernet'."""
         out: dict[str, nn.Module] = {"target": self.target}
@@ -66,8 +81,8 @@ class Method(ABC):
         return out
 
     def state_tensors(self) -> dict[str, Tensor]:
-        """Flat {'target.<name>' / 'hypernet.<name>': tensor} for safetensors."""
-        return {f"{m}.{k}": v.detach().contiguous() for m, mod in self.modules().items()
+        """Flat {'target.<name>' / 'hypernet.<name>': CPU tensor} for safetensors (device-free files)."""
+        return {f"{m}.{k}": v.detach().cpu().contiguous() for m, mod in self.modules().items()
                 for k, v in mod.state_dict().items()}
 
     def load_state_tensors(self, tensors: dict[str, Tensor]) -> None:
@@ -91,5 +106,7 @@ def regulariser_weight(beta: float, task: int, norm: str) -> float:
 
 
 def output_regulariser(outputs: Tensor, targets: Tensor) -> Tensor:
-    """R_hnet = (1/t) Σ_{j<t} ‖H(e_j; Θ) − H*_j‖²₂ for outputs and targets of shape (t, N_out)."""
-    return (outputs - targets).pow(2).sum(dim=1).mean()
+    """R_hnet = (1/t) Σ_{j<t} ‖H(e_j; Θ) − H*_j‖²₂ for outputs and targets of shape (t, N_out)
+    (hypermask.md §4); a 0-d tensor. One fused kernel each way (`mse_loss`), where the spelled-out
+    difference, square and sums take five passes over t·N_out numbers."""
+    return F.mse_loss(outputs, targets, reduction="sum") / outputs.shape[0]

@@ -18,7 +18,7 @@ class FineTune(Method):
     def parameters(self) -> list[nn.Parameter]:
         return list(self.target.parameters())
 
-    def losses(self, x: Tensor, y: Tensor, task: int, sparsity: float) -> dict[str, Tensor]:
+    def losses(self, x: Tensor, y: Tensor, task: int, sparsity: float | Tensor) -> dict[str, Tensor]:
         ce = F.cross_entropy(self.target(x), y)
         zero = ce.new_zeros(())
         return {"total": ce, "ce": ce, "r_hnet": zero, "r_target": zero}

@@ -58,13 +58,14 @@ class HNet(Method):
         with torch.no_grad():
             self._h_star = self.hypernet(list(range(task))).detach() if task > 0 else None
 
-    def losses(self, x: Tensor, y: Tensor, task: int, sparsity: float) -> dict[str, Tensor]:
+    def losses(self, x: Tensor, y: Tensor, task: int, sparsity: float | Tensor) -> dict[str, Tensor]:
         assert self.hypernet is not None
         beta = self.cfg.mask.beta
         use_rh = task > 0 and beta > 0 and self._h_star is not None
         out = self.hypernet([task, *range(task)] if use_rh else [task])
-        ce = F.cross_entropy(functional_call(self.target, self.hypernet.split(out[0]), (x,)), y)
-        r_hnet = output_regulariser(out[1:], self._h_star) if use_rh else ce.new_zeros(())
+        current, earlier = out.split([1, out.shape[0] - 1])  # cheaper backward than out[0], out[1:]
+        ce = F.cross_entropy(functional_call(self.target, self.hypernet.split(current.reshape(-1)), (x,)), y)
+        r_hnet = output_regulariser(earlier, self._h_star) if use_rh else ce.new_zeros(())
         r_hnet = regulariser_weight(beta, task, self.cfg.mask.beta_norm) * r_hnet
         return {"total": ce + r_hnet, "ce": ce, "r_hnet": r_hnet, "r_target": ce.new_zeros(())}
 

@@ -41,16 +41,18 @@ class HyperMask(Method):
             self._h_star = self.hypernet(list(range(task))).detach() if task > 0 else None
             self._w_prev = {n: p.detach().clone() for n, p in self.target.named_parameters()}
 
-    def losses(self, x: Tensor, y: Tensor, task: int, sparsity: float) -> dict[str, Tensor]:
+    def losses(self, x: Tensor, y: Tensor, task: int, sparsity: float | Tensor) -> dict[str, Tensor]:
         assert self.hypernet is not None
         mc = self.cfg.mask
         use_rh = task > 0 and mc.beta > 0 and self._h_star is not None
         out = self.hypernet([task, *range(task)] if use_rh else [task])  # (1 [+ t], N_out)
-        masks = masks_from_logits(self.hypernet.split(out[0]), sparsity)
+        # split, not out[0] / out[1:]: their backward would build two zero-filled (1 + t, N_out) grads
+        current, earlier = out.split([1, out.shape[0] - 1])
+        masks = masks_from_logits(self.hypernet.split(current.reshape(-1)), sparsity)
         params = dict(self.target.named_parameters())
         ce = F.cross_entropy(functional_call(self.target, apply_masks(params, masks), (x,)), y)
         zero = ce.new_zeros(())
-        r_hnet = output_regulariser(out[1:], self._h_star) if use_rh else zero
+        r_hnet = output_regulariser(earlier, self._h_star) if use_rh else zero
         r_target = zero
         if task > 0 and mc.lam > 0:
             if mc.l1 == "masked":

@@ -78,6 +78,7 @@ class HyperNetwork(nn.Module):
             in_dim += cfg.chunk_emb_dim
         sizes = (in_dim, *cfg.hidden, out_dim)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self._ids: dict[tuple[int, ...], Tensor] = {}
 
     @property
     def n_tasks(self) -> int:
@@ -97,12 +98,30 @@ class HyperNetwork(nn.Module):
                          self.chunk_embeddings[None].expand(b, k, -1)], dim=2)
         return self._mlp(inp).reshape(b, -1)[:, : self.n_out]
 
-    def forward(self, tasks: Tensor | list[int] | int) -> Tensor:
-        """Raw (pre-tanh) outputs H(e_t; Θ) for task ids `tasks` → (B, N_out) (B = 1 for an int)."""
-        idx = torch.as_tensor([tasks] if isinstance(tasks, int) else tasks, dtype=torch.long)
-        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self.n_tasks):
-            raise ValueError(f"task id(s) {idx.tolist()} outside [0, {self.n_tasks})")
-        return self.forward_embeddings(self.embeddings[idx])
+    def task_ids(self, tasks: list[int]) -> Tensor:
+        """Task ids as an int64 tensor on the embeddings' device, made once per distinct list and
+        kept: a training step reuses it, so no host-to-device copy happens inside a step (which a
+        captured CUDA graph would not allow).
+
+        Raises:
+            ValueError: an id outside [0, n_tasks).
+        """
+        key = tuple(tasks)
+        cached = self._ids.get(key)
+        if cached is None or cached.device != self.embeddings.device:
+            bad = [t for t in key if not 0 <= t < self.n_tasks]
+            if bad:
+                raise ValueError(f"task id(s) {bad} outside [0, {self.n_tasks})")
+            cached = self._ids[key] = torch.tensor(key, dtype=torch.long, device=self.embeddings.device)
+        return cached
+
+    def forward(self, tasks: list[int] | int) -> Tensor:
+        """Raw (pre-tanh) outputs H(e_t; Θ) for task ids `tasks` → (B, N_out) (B = 1 for an int).
+
+        Raises:
+            ValueError: an id outside [0, n_tasks).
+        """
+        return self.forward_embeddings(self.embeddings[self.task_ids([tasks] if isinstance(tasks, int) else tasks)])
 
     def split(self, flat: Tensor) -> dict[str, Tensor]:
         """One flat output (N_out,) → {name: tensor of its shape} (views, no copy)."""

@@ -1,0 +1,88 @@
+"""Where a run computes: the `device` setting ("auto" | "cpu" | "cuda") turned into a torch device.
+
+Run files never depend on it: tensors are written to safetensors from the CPU and a saved run is always
+loaded onto the CPU, so a run trained on a GPU opens on a machine without one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import torch
+
+
+class DeviceError(ValueError):
+    """A run asked for a device this machine does not have; the message says what to use instead."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for the setting `name`: "auto" gives CUDA when `torch.cuda.is_available()`,
+    else the CPU; "cpu" the CPU; "cuda" the current CUDA device.
+
+    Raises:
+        DeviceError: "cuda" on a machine without a usable CUDA GPU, or an unknown name (both name the
+            value and the alternatives). Raised before a run folder is made (`core.engine.loop.check_run`).
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only build of PyTorch" if torch.version.cuda is None else "no CUDA GPU visible"
+            raise DeviceError(f"device 'cuda' was asked for, but this machine has {build}; "
+                              "use device 'cpu' or 'auto'")
+        return torch.device("cuda", torch.cuda.current_device())
+    raise DeviceError(f"device {name!r} is not one of auto, cpu, cuda")
+
+
+def describe(device: torch.device) -> str:
+    """A short human description, e.g. 'cuda (NVIDIA H200)' or 'cpu (2 threads)'."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"{device.type} ({torch.get_num_threads()} threads)"
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on `device` (a no-op on the CPU, where every op has already run);
+    used only where a time is read, so that asynchronous GPU work is counted where it belongs."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _cpu_times() -> dict[int, tuple[int, int]]:
+    """{cpu: (busy, total)} jiffies since boot, from /proc/stat (Linux)."""
+    out: dict[int, tuple[int, int]] = {}
+    with open("/proc/stat", encoding="ascii") as f:
+        for line in f:
+            name, *fields = line.split()
+            if name.startswith("cpu") and name[3:].isdigit():
+                v = [int(x) for x in fields[:8]]
+                idle = v[3] + v[4]  # idle + iowait
+                out[int(name[3:])] = (sum(v) - idle, sum(v))
+    return out
+
+
+def idle_cores(window: float = 0.2) -> int:
+    """How many of the cores this process may run on were idle over the last `window` seconds
+    (at least 1); all of them where /proc/stat cannot be read (not Linux)."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    try:
+        a = _cpu_times()
+        time.sleep(window)
+        b = _cpu_times()
+    except (OSError, ValueError):
+        return len(cores)
+    busy = sum((b[c][0] - a[c][0]) / max(1, b[c][1] - a[c][1]) for c in cores if c in a and c in b)
+    return max(1, len(cores) - round(busy))
+
+
+def default_threads() -> int:
+    """torch CPU threads for a run when the user names none: the cores idle right now.
+
+    With one thread per core and another program busy on one of them, PyTorch's OpenMP threads wait
+    for each other at every parallel region: measured on 2 cores with one taken (benchmarks/
+    train_speed.py), the Split MNIST paper step went from 52 ms with one thread to 148 ms with two.
+    """
+    return idle_cores()
