@@ -45,9 +45,10 @@ def percentile(values: Tensor, p: float | Tensor) -> Tensor:
             pos = p.to(torch.float64) * ((n - 1) / 100.0)
             lo = pos.floor().clamp(0, n - 1)
             frac = (pos - lo).to(flat.dtype)
-            lo_i = lo.long()
-            hi_i = (lo_i + 1).clamp(max=n - 1)
-            v_lo, v_hi = ordered[lo_i], ordered[hi_i]
+            lo_i = lo.long().reshape(1)
+            # index_select, not ordered[lo_i]: a 0-d index tensor is read back to the host as an int
+            v_lo = ordered.index_select(0, lo_i)[0]
+            v_hi = ordered.index_select(0, (lo_i + 1).clamp(max=n - 1))[0]
             return v_lo + (v_hi - v_lo) * frac
     if not 0.0 <= p <= 100.0:
         raise ValueError(f"percentile p={p} must lie in [0, 100]")

@@ -107,9 +107,9 @@ class TaskStep:
             with torch.cuda.graph(graph):
                 self._out = self._compute(*args)
         except Exception as e:  # noqa: BLE001 - any op that cannot be captured: train on eagerly
-            warnings.warn(f"the training step could not be captured as a CUDA graph ({type(e).__name__}: "
-                          f"{str(e).splitlines()[0] if str(e) else ''}); it runs eagerly", RuntimeWarning,
-                          stacklevel=2)
+            cause = e.__context__ or e  # the op that broke the capture, not the capture's own end
+            warnings.warn(f"the training step could not be captured as a CUDA graph ({type(cause).__name__}: "
+                          f"{(str(cause).splitlines() or [''])[0]}); it runs eagerly", RuntimeWarning, stacklevel=2)
             self.graphed = False
             torch.cuda.synchronize(self.device)
             return self._compute(idx, offsets, p)
