@@ -28,10 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
+from core import devices  # noqa: E402  (first: core sets the OpenMP environment torch reads)
+import torch  # noqa: E402, I001
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
-
-from core import devices  # noqa: E402
 from core.data.benchmarks import CROP_PAD, BatchStream, make_benchmark  # noqa: E402
 from core.engine.step import TaskStep  # noqa: E402
 from core.methods import Method, build_method  # noqa: E402

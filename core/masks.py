@@ -87,7 +87,7 @@ def semi_binary_mask(logits: Tensor, sparsity: float | Tensor) -> Tensor:
     if not isinstance(sparsity, Tensor) and sparsity == 0.0:
         return r
     tau = percentile(r, sparsity)
-    return r * (r >= tau).to(r.dtype)
+    return torch.where(r >= tau, r, 0.0)
 
 
 def masks_from_logits(logits: dict[str, Tensor], sparsity: float | Tensor) -> dict[str, Tensor]:

@@ -17,7 +17,7 @@ from typing import Any
 import streamlit as st
 
 from app import state
-from core.config import BENCHMARKS, METHODS, RunConfig, parse_sizes, rename_fields
+from core.config import BENCHMARKS, DEVICES, METHODS, RunConfig, parse_sizes, rename_fields
 from core.presets import PRESETS, make_config
 
 METHOD_LABELS = {"hypermask": "HyperMask", "finetune": "Fine-tuning", "hnet": "HNET"}
@@ -41,6 +41,8 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "hidden": ("Target hidden sizes", "widths of the target network's hidden layers, e.g. 64,64"),
     "embedding_dim": ("Task embedding size d", "size of each task embedding e_t fed to the hypernetwork"),
     "augment": ("Random-crop augmentation", "random 28-pixel crop with 4-pixel padding (MNIST only)"),
+    "device": ("Device", "where the run trains: auto (a CUDA GPU when this server has one, else the CPU), "
+                         "cpu or cuda; saved runs open anywhere"),
 }
 
 
@@ -64,7 +66,7 @@ def _values(cfg: RunConfig) -> dict[str, Any]:
         "iters": cfg.train.iters_per_task, "batch_size": cfg.train.batch_size, "lr": float(cfg.train.lr),
         "eval_every": cfg.train.eval_every, "sparsity": float(cfg.mask.sparsity), "beta": float(cfg.mask.beta),
         "lam": float(cfg.mask.lam), "hidden": ",".join(str(h) for h in cfg.target.hidden),
-        "embedding_dim": cfg.hyper.embedding_dim, "augment": bool(cfg.data.augment),
+        "embedding_dim": cfg.hyper.embedding_dim, "augment": bool(cfg.data.augment), "device": cfg.train.device,
     }
 
 
@@ -87,11 +89,12 @@ def _preset_config(prefix: str) -> RunConfig:
 
 def _reset_fields(prefix: str) -> None:
     """on_change of benchmark / method / preset: load the preset's values into the fields."""
-    seed, source = state.get(_key(prefix, "seed"), 1), state.get(_key(prefix, "source"), "bundled")
+    kept = {name: state.get(_key(prefix, name)) for name in ("seed", "source", "device")}
     for name, value in _values(_preset_config(prefix)).items():
         state.put(_key(prefix, name), value)
-    state.put(_key(prefix, "seed"), seed)
-    state.put(_key(prefix, "source"), source)
+    for name, value in kept.items():  # the user's, not the preset's
+        if value is not None:
+            state.put(_key(prefix, name), value)
 
 
 def _init(prefix: str, with_method: bool) -> None:
@@ -138,8 +141,11 @@ def _schedule_ui(prefix: str, bench: str) -> None:
         _number(prefix, "eval_every", step=5)
     with c[3]:
         _number(prefix, "seed", step=1)
+    c = st.columns([3, 1])
     label, help_ = _FIELDS["source"]
-    st.text_input(label, key=_key(prefix, "source"), help=help_, disabled=bench not in MNIST_BENCHMARKS)
+    c[0].text_input(label, key=_key(prefix, "source"), help=help_, disabled=bench not in MNIST_BENCHMARKS)
+    label, help_ = _FIELDS["device"]
+    c[1].selectbox(label, DEVICES, key=_key(prefix, "device"), help=help_)
 
 
 #: core's config field names (in its ValueError messages) → the form's user-facing names
@@ -170,6 +176,9 @@ def _check_app_limits(v: dict[str, Any], bench: str) -> None:
     if v["eval_every"] > v["iters"] >= 1:
         raise ValueError(f"evaluate every {v['eval_every']} iterations is more than the {v['iters']} iterations "
                          "per task: the live curves would get one point per task")
+    from core.devices import resolve_device  # imports torch: not on the Overview's first page
+
+    resolve_device(str(v.get("device", "auto")))  # "cuda" on a server without one: refused here, said why
     src = str(v["source"]).strip()
     if bench in MNIST_BENCHMARKS and src != "bundled" and not Path(src).expanduser().exists():
         raise ValueError(f"data path {src!r} does not exist (use 'bundled' or a path to full MNIST)")
@@ -183,7 +192,7 @@ def _build(prefix: str, method: str, v: dict[str, Any]) -> RunConfig:
     data = dataclasses.replace(cfg.data, n_tasks=int(v["n_tasks"]), augment=bool(v.get("augment", cfg.data.augment)))
     train = dataclasses.replace(cfg.train, iters_per_task=int(v["iters"]), eval_every=int(v["eval_every"]),
                                 batch_size=int(v.get("batch_size", cfg.train.batch_size)),
-                                lr=float(v.get("lr", cfg.train.lr)),
+                                lr=float(v.get("lr", cfg.train.lr)), device=str(v.get("device", "auto")),
                                 log_every=max(1, min(cfg.train.log_every, int(v["eval_every"]))))
     if "hidden" not in v:  # compare form: the preset's networks and regularisers per method
         return cfg.replace(data=data, train=train)
@@ -223,7 +232,7 @@ def train_config_ui(prefix: str = "train") -> FormResult:
             _number(prefix, "lr", fmt="%.5f", step=0.0005)
         with c[2]:
             st.checkbox(_FIELDS["augment"][0], key=_key(prefix, "augment"), help=_FIELDS["augment"][1])
-    names = ["seed", "source", "n_tasks", "iters", "eval_every", "sparsity", "beta", "lam", "hidden",
+    names = ["seed", "source", "device", "n_tasks", "iters", "eval_every", "sparsity", "beta", "lam", "hidden",
              "batch_size", "embedding_dim", "lr", "augment"]
     cfg, error = _attempt(lambda: _build(prefix, method, _collect(prefix, names)))
     return FormResult(cfg, error)
@@ -242,7 +251,7 @@ def compare_config_ui(prefix: str = "compare") -> FormResult:
     state.init_default(_key(prefix, "hnet"), False)
     st.checkbox("Also run HNET (hypernetwork generates all weights)", key=_key(prefix, "hnet"))
     methods = ["hypermask", "finetune"] + (["hnet"] if state.get(_key(prefix, "hnet")) else [])
-    names = ["seed", "source", "n_tasks", "iters", "eval_every"]
+    names = ["seed", "source", "device", "n_tasks", "iters", "eval_every"]
     configs, error = _attempt(lambda: {m: _build(prefix, m, _collect(prefix, names)) for m in methods})
     return FormResult(configs["hypermask"] if configs else None, error, configs)
 

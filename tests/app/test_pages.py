@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from core.checkpoint import export_bundle
@@ -406,6 +407,22 @@ def test_data_that_is_not_mnist_is_refused_at_start(env: Path, tmp_path: Path) -
     msgs = [e.value for e in at.error]
     assert any("Could not start the run" in m and str(bogus) in m and "npz" in m for m in msgs), msgs
     assert not list(env.iterdir())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_device_without_a_gpu_is_refused_in_the_form(env: Path) -> None:
+    """The Device field: 'cuda' on a server without a GPU keeps Start disabled with one line that
+    says why and what to choose; the field survives a preset change; 'cpu' trains."""
+    at = _app("views/train.py")
+    assert at.selectbox(key="train_device").value == "auto"
+    at.selectbox(key="train_device").set_value("cuda").run()
+    msgs = [e.value for e in at.error]
+    assert any("Cannot start" in m and "device 'cuda' was asked for" in m and "'cpu' or 'auto'" in m for m in msgs), msgs
+    assert at.button(key="train_start").disabled
+    at.selectbox(key="train_preset").set_value("paper").run()
+    assert at.selectbox(key="train_device").value == "cuda"
+    at.selectbox(key="train_device").set_value("cpu").run()
+    assert not at.error and not at.button(key="train_start").disabled
 
 
 def test_failed_run_shows_its_error(env: Path) -> None:

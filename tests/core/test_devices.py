@@ -131,3 +131,10 @@ def test_captured_step_equals_the_eager_step(device: str, method_name: str) -> N
         runs.append({k: v.detach().cpu() for k, v in method.state_tensors().items()})
     for k in runs[0]:
         torch.testing.assert_close(runs[0][k], runs[1][k], rtol=1e-4, atol=1e-5, msg=k)
+
+
+def test_default_threads_are_the_idle_cores() -> None:
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert 1 <= devices.idle_cores(0.05) <= cores and 1 <= devices.default_threads() <= cores
