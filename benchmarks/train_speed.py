@@ -109,11 +109,10 @@ def main() -> None:
     ap.add_argument("--method", default="hypermask", choices=("hypermask", "hnet", "finetune"))
     ap.add_argument("--iters", type=int, default=200, help="timed iterations per task and device")
     ap.add_argument("--devices", default="cpu,cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--threads", type=int, help="torch CPU threads (default: PyTorch's)")
+    ap.add_argument("--threads", type=int, help="torch CPU threads (default: as the CLI, the cores idle at the start)")
     a = ap.parse_args()
     tune_allocator()
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    torch.set_num_threads(a.threads or devices.default_threads())
     cfg = make_config(a.benchmark, a.method, "paper", a.data, seed=1)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"torch {torch.__version__}; {os.cpu_count()} CPU cores, load average {load:.2f}; "
