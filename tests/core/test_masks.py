@@ -104,3 +104,22 @@ def test_gradients_reach_hypernetwork_and_embedding() -> None:
     g = hm.hypernet.embeddings.grad
     assert g is not None and g[1].abs().sum() > 0 and g[2].abs().sum() == 0
     assert hm.target.hidden[0].weight.grad is not None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_cpu_threshold_equals_the_definition(seed: int) -> None:
+    """The CPU mask keeps x > nextafter(τ) (one vectorised `threshold`): exactly the entries with
+    r ≥ τ, ties at τ included, with their values and gradients."""
+    o = torch.randn(37, 53, generator=torch.Generator().manual_seed(seed)) * (seed + 1)
+    if seed % 2 == 0:
+        o = torch.round(o)  # many equal values, some exactly at τ
+    for p in (10.0, 30.0, 50.0, 99.0):
+        a = o.clone().requires_grad_(True)
+        b = o.clone().requires_grad_(True)
+        r = torch.tanh(b).abs()
+        ref = r * (r >= percentile(r, p)).to(r.dtype)
+        got = semi_binary_mask(a, p)
+        assert torch.equal(got, ref)
+        (got * torch.arange(got.numel()).view_as(got)).sum().backward()
+        (ref * torch.arange(ref.numel()).view_as(ref)).sum().backward()
+        assert torch.equal(a.grad, b.grad)
