@@ -79,3 +79,24 @@ def test_a_hypernetwork_too_large_to_build_is_refused_before_allocation() -> Non
     with pytest.raises(ValueError, match=r"10,101,001,016 parameters: it generates 1,000 numbers .*hidden layers \(100000, 100000\)"):
         HyperNetwork({"w": torch.Size([100, 10])}, n_tasks=2, cfg=cfg)
     assert MAX_PARAMETERS >= 206_000_000  # the paper's Permuted MNIST hypernetwork still fits
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_wide_output_layer_gradients_equal_linear(batch: int, monkeypatch) -> None:
+    """The chunked backward of the output layer (used on the CPU from WIDE_OUTPUT outputs on) gives
+    nn.Linear's gradients, with a remainder slice after the chunks (101 = 8 · 12 + 5)."""
+    from torch.nn import functional as F
+
+    import core.models.hypernet as hn
+
+    monkeypatch.setattr(hn, "WIDE_OUTPUT", 10)
+    g = torch.Generator().manual_seed(batch)
+    x = torch.randn(batch, 7, dtype=torch.float64, generator=g, requires_grad=True)
+    w = torch.randn(101, 7, dtype=torch.float64, generator=g, requires_grad=True)
+    b = torch.randn(101, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(hn.WideOutputLinear.apply, (x, w, b))
+    up = torch.randn(batch, 101, dtype=torch.float64, generator=g)
+    mine = torch.autograd.grad(hn.WideOutputLinear.apply(x, w, b), (x, w, b), up)
+    ref = torch.autograd.grad(F.linear(x, w, b), (x, w, b), up)
+    for a, r in zip(mine, ref):
+        torch.testing.assert_close(a, r)
