@@ -10,6 +10,7 @@ DATA=$1
 OUT=$2
 mkdir -p "$OUT"
 RUNS=$(mktemp -d)
+trap 'rm -rf "$RUNS"' EXIT
 export PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 {
@@ -24,7 +25,7 @@ for b in split-mnist permuted-mnist; do
 done
 for b in split-mnist permuted-mnist; do
   timeout "${TRAIN_TIMEOUT:-900}" /usr/bin/time -v $PY -m core train --benchmark $b --preset paper --data "$DATA" --device cuda --seed 1 \
-    --out "$RUNS/$b" --quiet 2>&1 | grep -v "^\s\(Page\|Volun\|Invol\|Swaps\|File sys\|Socket\|Signals\|Average\|Exit\|Minor\|Major\|Percent\|System\|User\|Command\)" \
+    --out "$RUNS/$b" --quiet 2>&1 | grep -v "^\s\(Page\|Volun\|Invol\|Swaps\|File sys\|Socket\|Signals\|Average\|Minor\|Major\|Percent\|System\|User\|Command\)" \
     | tee "$OUT/train-$b.log"
   cp "$RUNS/$b/metrics.json" "$OUT/metrics-$b.json"  # also after a timeout: saved after every task
 done

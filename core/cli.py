@@ -14,7 +14,7 @@ import sys
 from typing import Sequence
 
 from core.checkpoint import RunError, check_out_dir, prepare_out_dir
-from core.config import BENCHMARKS, DEVICES, METHODS, RunConfig, check_threads, parse_sizes, rename_fields
+from core.config import BENCHMARKS, METHODS, RunConfig, check_threads, parse_sizes, rename_fields
 from core.data.sources import DataError
 from core.engine import events as ev
 from core.presets import PRESETS, make_config
@@ -59,10 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--chunk-size", type=int, help="chunked hypernetwork with this chunk size (0: unchunked)")
     g.add_argument("--eval-every", type=int, help="iterations between live evaluations")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
-    tr.add_argument("--threads", type=int, help="torch CPU threads (default: the cores idle at the start, at "
-                    "least 1: threads that share a busy core slow each other down)")
-    tr.add_argument("--device", choices=DEVICES, help="where to train: auto (a CUDA GPU when present, "
-                    "else the CPU; the default), cpu or cuda")
+    tr.add_argument("--threads", type=int, help="torch CPU threads (default: 1 for a small model such as the "
+                    "demo presets, else the cores idle at the start: threads that share a busy core slow each "
+                    "other down). Results are reproducible for a given thread count")
+    tr.add_argument("--device", help="where to train: auto (a CUDA GPU when present, else the CPU; the "
+                    "default), cpu, cuda or cuda:N")
     return parser
 
 
@@ -72,7 +73,7 @@ _FLAGS: tuple[tuple[str, str], ...] = tuple((rf"(?<![\w-]){re.escape(field)}\b",
     ("batch_size", "--batch-size"), ("eval_every", "--eval-every"), ("embedding_dim", "--embedding-dim"),
     ("chunk_size", "--chunk-size"), ("beta_norm", "--beta-norm"), ("sparsity", "--sparsity"),
     ("beta", "--beta"), ("lambda", "--lam"), ("lam", "--lam"), ("l1", "--l1"), ("lr", "--lr"), ("hidden", "--hidden"),
-    ("seed", "--seed"),
+    ("seed", "--seed"), ("device", "--device"),
 ))
 
 
@@ -140,9 +141,9 @@ def train(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from core.data.benchmarks import make_benchmark
-    from core.devices import default_threads, resolve_device
+    from core.devices import default_threads, describe, resolve_device
     from core.engine.loop import run_training
-    from core.methods import check_model_size
+    from core.methods import check_model_size, parameter_total
 
     # SIGTERM ends the run like Ctrl-C: completed tasks stay saved, the status says "stopped".
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -180,7 +181,10 @@ def train(a: argparse.Namespace) -> int:
 
     import torch
 
-    torch.set_num_threads(a.threads if a.threads is not None else default_threads())
+    n_params = parameter_total(cfg, bench.input_shape, bench.n_classes, len(bench.tasks))
+    torch.set_num_threads(a.threads if a.threads is not None else default_threads(n_params))
+    if not a.quiet:
+        print(f"training on {describe(resolve_device(cfg.train.device))}", file=sys.stderr)
     try:
         result = run_training(cfg, emit=emit, run_dir=out, benchmark=bench)
     except KeyboardInterrupt:  # the run folder keeps every completed task
@@ -195,7 +199,7 @@ def train(a: argparse.Namespace) -> int:
     print(format_matrix(m["acc_matrix"]))
     print(f"ACC {_pct(m['avg_acc'])}   BWT {_pct(m['bwt'])}   "
           f"forgetting {_pct(m['forgetting'])}   FWT {_pct(m['fwt'])}   "
-          f"({m['ms_per_iter']:.1f} ms/iteration)")
+          f"({m['ms_per_iter']:.1f} ms/iteration on {m['device']})")
     print(f"saved run: {out}")
     return 0
 

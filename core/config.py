@@ -21,6 +21,8 @@ ARCHS = ("mlp", "cnn")
 L1_VARIANTS = ("masked", "pure")
 BETA_NORMS = ("reference", "hnet")
 DEVICES = ("auto", "cpu", "cuda")
+#: "cuda:N", the N-th CUDA GPU, accepted besides DEVICES.
+CUDA_INDEX = re.compile(r"cuda:[0-9]{1,3}")
 
 #: Version of the run-folder layout written by `core.checkpoint`; bumped on incompatible changes.
 FORMAT_VERSION = 1
@@ -192,11 +194,12 @@ class TrainConfig:
     seed: int = 1  # seeds data split, permutations, initialisation and batch order
     log_every: int = 10  # steps between StepLogged events
     eval_every: int = 100  # steps between periodic evaluations of every seen task
-    device: str = "auto"  # "auto" (CUDA when present, else CPU), "cpu" or "cuda"; see core/devices.py
+    device: str = "auto"  # "auto" (CUDA when present, else CPU), "cpu", "cuda" or "cuda:N"; core/devices.py
 
     def __post_init__(self) -> None:
         _check_choice("method", self.method, METHODS)
-        _check_choice("device", self.device, DEVICES)
+        if not (isinstance(self.device, str) and (self.device in DEVICES or CUDA_INDEX.fullmatch(self.device))):
+            raise ValueError(f"device={self.device!r} is not one of {', '.join(DEVICES)}, cuda:N")
         _check_finite("lr", self.lr)
         if not 1 <= self.iters_per_task <= 1_000_000:
             raise ValueError(f"iters_per_task={self.iters_per_task} must lie in [1, 1,000,000]")

@@ -11,6 +11,8 @@ import time
 
 import torch
 
+from core.config import CUDA_INDEX
+
 
 class DeviceError(ValueError):
     """A run asked for a device this machine does not have; the message says what to use instead."""
@@ -18,30 +20,35 @@ class DeviceError(ValueError):
 
 def resolve_device(name: str) -> torch.device:
     """The torch device for the setting `name`: "auto" gives CUDA when `torch.cuda.is_available()`,
-    else the CPU; "cpu" the CPU; "cuda" the current CUDA device.
+    else the CPU; "cpu" the CPU; "cuda" the current CUDA device; "cuda:N" the N-th.
 
     Raises:
-        DeviceError: "cuda" on a machine without a usable CUDA GPU, or an unknown name (both name the
-            value and the alternatives). Raised before a run folder is made (`core.engine.loop.check_run`).
+        DeviceError: "cuda" or "cuda:N" on a machine without a usable CUDA GPU (or without GPU N),
+            or an unknown name (each names the value and the alternatives). Raised before a run folder is made (`core.engine.loop.check_run`).
     """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cpu":
         return torch.device("cpu")
-    if name == "cuda":
+    if name == "cuda" or CUDA_INDEX.fullmatch(name):
         if not torch.cuda.is_available():
             build = "a CPU-only build of PyTorch" if torch.version.cuda is None else "no CUDA GPU visible"
-            raise DeviceError(f"device 'cuda' was asked for, but this machine has {build}; "
+            raise DeviceError(f"device {name!r} was asked for, but this machine has {build}; "
                               "use device 'cpu' or 'auto'")
-        return torch.device("cuda", torch.cuda.current_device())
-    raise DeviceError(f"device {name!r} is not one of auto, cpu, cuda")
+        index = torch.cuda.current_device() if name == "cuda" else int(name[5:])
+        if index >= torch.cuda.device_count():
+            raise DeviceError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s), "
+                              f"numbered from 0")
+        return torch.device("cuda", index)
+    raise DeviceError(f"device {name!r} is not one of auto, cpu, cuda, cuda:N")
 
 
 def describe(device: torch.device) -> str:
     """A short human description, e.g. 'cuda (NVIDIA H200)' or 'cpu (2 threads)'."""
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"{device.type} ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"{device.type} ({n} thread{'s' if n != 1 else ''})"
 
 
 def synchronize(device: torch.device) -> None:
@@ -78,11 +85,22 @@ def idle_cores(window: float = 0.2) -> int:
     return max(1, len(cores) - round(busy))
 
 
-def default_threads() -> int:
-    """torch CPU threads for a run when the user names none: the cores idle right now.
+#: Trained parameters below which a step is too small to share out: one thread is as fast as two
+#: (Split MNIST demo on 2 cores: 4.0–4.3 against 3.8–4.0 ms/iteration) and its results do not depend
+#: on how busy the machine was at the start.
+SMALL_STEP = 4_000_000
 
+
+def default_threads(n_params: int | None = None) -> int:
+    """torch CPU threads for a run when the user names none: 1 for a step of fewer than
+    `SMALL_STEP` parameters, else the cores idle right now (at least 1).
+
+    A float sum's order, and so a run's last digits, depends on the thread count: a run is
+    reproducible for a given `--threads`, which metrics.json records ("device": "cpu (2 threads)").
     With one thread per core and another program busy on one of them, PyTorch's OpenMP threads wait
     for each other at every parallel region: measured on 2 cores with one taken (benchmarks/
     train_speed.py), the Split MNIST paper step went from 52 ms with one thread to 148 ms with two.
     """
+    if n_params is not None and n_params < SMALL_STEP:
+        return 1
     return idle_cores()

@@ -163,6 +163,10 @@ def _details_body(path: str, origin: str, s: RunSummary) -> None:
         st.warning("The Masks and Embeddings pages cannot open this run: " + "; ".join(problems) + ".",
                    icon=":material/broken_image:")
     ui.metrics_row(m)
+    trained = [f"Trained on {m['device']}" if isinstance(m.get("device"), str) else "",
+               f"{m['ms_per_iter']:.1f} ms per iteration" if isinstance(m.get("ms_per_iter"), (int, float)) else ""]
+    if any(trained):
+        st.caption(" · ".join(t for t in trained if t))
     ui.formulas("runs_formulas")
     left, right = ui.wrapping_row("runs_details", [("matrix", 3, 22), ("actions", 2, 14)])
     with left:

@@ -12,7 +12,7 @@ from core.methods.base import Method
 from core.methods.finetune import FineTune
 from core.methods.hnet import HNet
 from core.methods.hypermask import HyperMask
-from core.models.hypernet import check_size
+from core.models.hypernet import check_size, parameter_count
 from core.models.target import all_shapes, build_target, maskable_shapes
 
 REGISTRY: dict[str, type[Method]] = {"hypermask": HyperMask, "finetune": FineTune, "hnet": HNet}
@@ -21,6 +21,11 @@ REGISTRY: dict[str, type[Method]] = {"hypermask": HyperMask, "finetune": FineTun
 def build_method(cfg: RunConfig, target: nn.Module, n_tasks: int) -> Method:
     """Instantiate `cfg.train.method` over `target` for `n_tasks` tasks."""
     return REGISTRY[cfg.train.method](cfg, target, n_tasks)
+
+
+def _meta_target(cfg: RunConfig, input_shape: tuple[int, int, int], n_classes: int) -> nn.Module:
+    with torch.device("meta"):  # shapes only, no memory
+        return build_target(cfg.target, input_shape, n_classes)
 
 
 def check_model_size(cfg: RunConfig, input_shape: tuple[int, int, int], n_classes: int, n_tasks: int) -> None:
@@ -34,10 +39,21 @@ def check_model_size(cfg: RunConfig, input_shape: tuple[int, int, int], n_classe
     """
     if cfg.train.method == "finetune":
         return
-    with torch.device("meta"):
-        target = build_target(cfg.target, input_shape, n_classes)
+    target = _meta_target(cfg, input_shape, n_classes)
     shapes = maskable_shapes(target) if cfg.train.method == "hypermask" else all_shapes(target)
     check_size(sum(math.prod(s) for s in shapes.values()), n_tasks, cfg.hyper)
 
 
-__all__ = ["Method", "HyperMask", "FineTune", "HNet", "REGISTRY", "build_method", "check_model_size"]
+def parameter_total(cfg: RunConfig, input_shape: tuple[int, int, int], n_classes: int, n_tasks: int) -> int:
+    """Trained parameters of `cfg`'s method (target network and hypernetwork), counted without
+    building either: what each Adam step reads and writes, so a measure of a step's size."""
+    target = _meta_target(cfg, input_shape, n_classes)
+    n_target = sum(p.numel() for p in target.parameters())
+    if cfg.train.method == "finetune":
+        return n_target
+    shapes = maskable_shapes(target) if cfg.train.method == "hypermask" else all_shapes(target)
+    n_hyper = parameter_count(sum(math.prod(s) for s in shapes.values()), n_tasks, cfg.hyper)
+    return n_hyper + (n_target if cfg.train.method == "hypermask" else 0)
+
+
+__all__ = ["Method", "HyperMask", "FineTune", "HNet", "REGISTRY", "build_method", "check_model_size", "parameter_total"]

@@ -499,6 +499,24 @@ def test_runs_page_survives_wrongly_typed_metrics(env: Path, pretrained: Path) -
     assert not at.exception
 
 
+def test_a_gpu_trained_run_opens_and_says_where_it_trained(env: Path, pretrained: Path) -> None:
+    """Run files are device-free: a run whose config asks for a second GPU and whose metrics say it
+    trained on one opens on this CPU-only server, with a caption naming its device and speed."""
+    run = env / "gpu-run"
+    shutil.copytree(pretrained / "split-digits-hypermask", run)
+    c = json.loads((run / "config.json").read_text())
+    c["config"]["train"]["device"] = "cuda:1"
+    (run / "config.json").write_text(json.dumps(c))
+    m = json.loads((run / "metrics.json").read_text())
+    m["device"], m["ms_per_iter"] = "cuda (NVIDIA H200)", 0.75
+    (run / "metrics.json").write_text(json.dumps(m))
+    at = _app("views/runs.py")
+    at.selectbox(key="runs_selected").set_value(str(run.resolve())).run()
+    assert not at.exception and not at.warning
+    assert any(c.value == "Trained on cuda (NVIDIA H200) · 0.8 ms per iteration" for c in at.caption)
+    assert not at.button(key="runs_open_masks").disabled
+
+
 def test_runs_page_names_damaged_tensor_files(env: Path, pretrained: Path) -> None:
     """A run whose JSON files are fine but whose safetensors files are garbage still shows its
     metrics on Runs, with a warning that names the files (before Masks or Embeddings try them)."""

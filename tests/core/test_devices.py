@@ -31,9 +31,27 @@ def test_auto_resolves_to_what_is_present() -> None:
         devices.resolve_device("tpu")
 
 
-def test_config_refuses_an_unknown_device() -> None:
-    with pytest.raises(ValueError, match="device='gpu' is not one of auto, cpu, cuda"):
-        TrainConfig(device="gpu")
+def test_config_accepts_cuda_n_and_refuses_an_unknown_device() -> None:
+    assert TrainConfig(device="cuda:1").device == "cuda:1"
+    for bad in ("gpu", "CUDA", "", "cuda:", "cuda:x", 5, None):
+        with pytest.raises(ValueError, match=r"device=.* is not one of auto, cpu, cuda, cuda:N"):
+            TrainConfig(device=bad)  # type: ignore[arg-type]
+
+
+def test_small_models_default_to_one_thread() -> None:
+    """The demo presets' step is too small to share out: one thread, whatever the machine's load, so
+    their figures repeat everywhere; the paper presets' step is large enough to use idle cores."""
+    from core.data.benchmarks import stream_shape
+    from core.methods import parameter_total
+    from core.presets import make_config
+
+    for bench in ("split-mnist", "permuted-mnist", "split-digits"):
+        for method in ("hypermask", "finetune", "hnet"):
+            cfg = make_config(bench, method, "demo")
+            n = parameter_total(cfg, *stream_shape(cfg.data))
+            assert n < devices.SMALL_STEP and devices.default_threads(n) == 1, (bench, method, n)
+    cfg = make_config("split-mnist", "hypermask", "paper")
+    assert parameter_total(cfg, *stream_shape(cfg.data)) == 475_202 + 12_359_715  # as built (train_speed)
 
 
 @needs_no_cuda
