@@ -1,6 +1,6 @@
 """Streamlit caches over run folders (read-only).
 
-`load_run` goes through the safe loader `core.checkpoint.load_run` (JSON + safetensors, no pickle) and
+`load_run` goes through the safe loader `core.runs.load_run` (JSON + safetensors, no pickle) and
 is cached per folder *and* file modification time, so a live run that saves after every task is
 re-read when it changes while finished and pretrained runs are loaded once per process. Loaded runs
 are shared between sessions and must be treated as read-only. Projections are cached per run,
@@ -16,8 +16,8 @@ import numpy as np
 import streamlit as st
 
 from app.components import projections
-from core import checkpoint
-from core.checkpoint import Run, RunError
+from core import runs
+from core.runs import Run, RunError
 
 
 def _mtime(p: Path) -> float:
@@ -35,7 +35,7 @@ def run_stamp(path: str | Path) -> float:
 
 @st.cache_resource(max_entries=12, show_spinner="Loading run…")
 def _load_run(path: str, stamp: float) -> Run:
-    return checkpoint.load_run(path)
+    return runs.load_run(path)
 
 
 def load_run(path: str | Path) -> Run:
@@ -55,7 +55,7 @@ def try_load_run(path: str | Path) -> tuple[Run | None, str | None]:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _events(path: str, stamp: float) -> list[dict[str, Any]]:
-    return checkpoint.read_events(path)
+    return runs.read_events(path)
 
 
 def events(path: str | Path) -> list[dict[str, Any]]:
@@ -67,7 +67,7 @@ def events(path: str | Path) -> list[dict[str, Any]]:
 @st.cache_data(max_entries=64, show_spinner=False)
 def _metrics(path: str, stamp: float) -> dict[str, Any] | None:
     try:
-        return checkpoint.read_metrics(path)
+        return runs.read_metrics(path)
     except RunError:
         return None
 

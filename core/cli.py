@@ -13,10 +13,10 @@ import signal
 import sys
 from typing import Sequence
 
-from core.checkpoint import RunError, check_out_dir, prepare_out_dir
+from core.runs import RunError, check_out_dir, claim_run_dir
 from core.config import BENCHMARKS, METHODS, RunConfig, check_threads, parse_sizes, rename_fields
 from core.data.sources import DataError
-from core.engine import events as ev
+from core import events as ev
 from core.presets import PRESETS, make_config
 
 
@@ -158,7 +158,7 @@ def train(a: argparse.Namespace) -> int:
         check_out_dir(a.out)
         bench = make_benchmark(cfg.data, cfg.train.seed)  # loads and checks the data
         check_model_size(cfg, bench.input_shape, bench.n_classes, len(bench.tasks))
-        out = prepare_out_dir(a.out)  # created only once everything else has been checked
+        out = claim_run_dir(a.out)  # created only once everything else has been checked
     except (ValueError, RunError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

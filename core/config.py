@@ -24,7 +24,7 @@ DEVICES = ("auto", "cpu", "cuda")
 #: "cuda:N", the N-th CUDA GPU, accepted besides DEVICES.
 CUDA_INDEX = re.compile(r"cuda:[0-9]{1,3}")
 
-#: Version of the run-folder layout written by `core.checkpoint`; bumped on incompatible changes.
+#: Version of the run-folder layout written by `core.runs`; bumped on incompatible changes.
 FORMAT_VERSION = 1
 
 

@@ -24,3 +24,22 @@ def test_charts_importable_without_streamlit() -> None:
     mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
         a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not any(m and m.startswith("streamlit") for m in mods)
+
+
+def _core_imports(path: Path) -> set[str]:
+    mods: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            mods |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            mods.add(node.module)
+            mods |= {f"{node.module}.{a.name}" for a in node.names}
+    return {m for m in mods if m.startswith("core")}
+
+
+def test_layers_inside_core() -> None:
+    """events is the shared vocabulary (imports nothing of core); run folders never import the
+    engine, so the engine can use them without a cycle."""
+    assert _core_imports(ROOT / "core" / "events.py") == set()
+    for path in (ROOT / "core" / "runs").glob("*.py"):
+        assert not any(m.startswith("core.engine") for m in _core_imports(path)), path.name

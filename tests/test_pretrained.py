@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.checkpoint import load_run
+from core.runs import load_run
 
 ROOT = Path(__file__).resolve().parents[1] / "pretrained"
 MANIFEST = json.loads((ROOT / "manifest.json").read_text())["runs"]

@@ -11,7 +11,7 @@ mask sparsity, accuracy matrix R[i, j] (accuracy on task j after training task i
 [0, 1], None above the diagonal), average accuracy (ACC), backward transfer (BWT), forgetting,
 forward transfer.
 
-Event records are plain dicts (``dataclasses.asdict`` of ``core.engine.events``) with a "kind":
+Event records are plain dicts (``dataclasses.asdict`` of ``core.events``) with a "kind":
 run_started, task_started, step_logged, evaluated, task_finished, run_finished, run_failed.
 """
 

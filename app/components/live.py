@@ -22,8 +22,8 @@ from typing import Any
 import streamlit as st
 
 from app import cached, paths, state
-from core.engine import events as ev
-from core.checkpoint import new_run_dir
+from core import events as ev
+from core.runs import new_run_dir
 from core.engine.runner import REGISTRY, SPARES
 
 REFRESH_S = 0.4  # fragment refresh interval while a run is live (2.5 refreshes a second)

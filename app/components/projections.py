@@ -83,7 +83,7 @@ def activation_samples(run: Any, bench: Any, layer: int,
     """Hidden activations of `per_task` test images of every trained task, under that task's weights.
 
     Args:
-        run: a `core.checkpoint.Run`.
+        run: a `core.runs.Run`.
         bench: its `core.data.benchmarks.Benchmark` (same data config and seed).
         layer: index k of hidden layer `hidden.<k>`.
         per_task: test images per task (the first ones of the fixed test split).

@@ -12,7 +12,7 @@ import streamlit as st
 from app import paths, state
 from app.components.config_form import METHOD_LABELS
 from app.components.ui import pct
-from core.checkpoint import list_runs, summarize_run
+from core.runs import list_runs, summarize_run
 from core.engine.runner import REGISTRY
 
 

@@ -12,7 +12,7 @@ from app.components import live, ui
 from app.components.compare_view import draw_comparison
 from app.components.config_form import METHOD_LABELS, compare_config_ui
 from app.components.run_picker import available_runs
-from core.checkpoint import RunError
+from core.runs import RunError
 from core.config import RunConfig
 from core.engine.runner import REGISTRY
 

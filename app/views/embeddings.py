@@ -11,13 +11,13 @@ from app import cached, state
 from app.components import charts, ui
 from app.components.projections import ALGORITHMS
 from app.components.run_picker import RunChoice, run_picker
-from core.checkpoint import RunError
+from core.runs import RunError
 from core.data.sources import DataError
 
 WHAT = ("hidden activations", "task embeddings")
 
 
-def _source_missing(run) -> str | None:  # noqa: ANN001 - core.checkpoint.Run
+def _source_missing(run) -> str | None:  # noqa: ANN001 - core.runs.Run
     src = run.config.data.source
     if run.config.data.benchmark != "split-digits" and src != "bundled" and not Path(src).expanduser().exists():
         return (f"This run was trained on data at `{src}`, which does not exist on this machine, so its test "

@@ -11,7 +11,7 @@ from app.components import charts, live, ui
 from app.components import mask_analysis as ma
 from app.components.config_form import METHOD_LABELS
 from app.components.run_picker import RunChoice, run_picker
-from core.checkpoint import Run
+from core.runs import Run
 
 MEASURES = ("Jaccard of supports", "Soft overlap Σmin/Σmax", "Cosine similarity")
 

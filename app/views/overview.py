@@ -1,6 +1,6 @@
 """Overview (default page): the HyperMask-versus-fine-tuning story from shipped pretrained runs.
 
-Reads only the runs' JSON files (events.jsonl, metrics.json) through core.checkpoint, so it opens
+Reads only the runs' JSON files (events.jsonl, metrics.json) through core.runs, so it opens
 instantly: no training and no model loading on first open.
 """
 
@@ -15,7 +15,7 @@ from app import cached, paths, state
 from app.components import ui
 from app.components.compare_view import draw_comparison, partial_metrics
 from app.components.config_form import BENCHMARK_LABELS, METHOD_LABELS
-from core.checkpoint import list_runs, summarize_run
+from core.runs import list_runs, summarize_run
 
 ORDER = ("hypermask", "finetune", "hnet")  # as on Compare: the two the story is about come first
 

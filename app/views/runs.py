@@ -14,8 +14,8 @@ import streamlit as st
 from app import cached, paths, state
 from app.components import charts, live, ui
 from app.components.config_form import METHOD_LABELS
-from core.checkpoint import MAX_BUNDLE_BYTES, RunError, RunSummary, check_tensor_files, delete_run, export_bundle
-from core.checkpoint import import_bundle, list_runs, summarize_run
+from core.runs import MAX_BUNDLE_BYTES, RunError, RunSummary, check_tensor_files, delete_run, export_bundle
+from core.runs import import_bundle, list_runs, summarize_run
 from core.engine.runner import REGISTRY
 
 

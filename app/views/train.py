@@ -15,7 +15,7 @@ from app import paths, state
 from app.components import charts, live, ui
 from app.components.compare_view import partial_metrics
 from app.components.config_form import METHOD_LABELS, train_config_ui
-from core.checkpoint import RunError
+from core.runs import RunError
 from core.config import RunConfig
 from core.engine.runner import REGISTRY
 

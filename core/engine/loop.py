@@ -1,4 +1,4 @@
-"""The one training loop for every method (hypermask.md §5), emitting events (core/engine/events.py).
+"""The one training loop for every method (hypermask.md §5), emitting events (core/events.py).
 
 For each task: snapshot the regularisers' targets, make a fresh Adam, then step over shuffled
 mini-batches — masks → R_target → Ŵ → CE → R_hnet → backward → step — checking `should_stop()`
@@ -20,12 +20,12 @@ import torch
 from torch import Tensor
 
 from core import devices
-from core.checkpoint import RunFiles
+from core.runs import RunFiles
 from core.config import RunConfig
 from core.data.benchmarks import REGISTRY as BENCHMARK_REGISTRY
 from core.data.benchmarks import CROP_PAD, Benchmark, BatchStream, make_benchmark, stream_shape
 from core.data.sources import check_source
-from core.engine import events as ev
+from core import events as ev
 from core.engine.step import TaskStep
 from core.masks import mask_stats, ramped_sparsity
 from core.methods import Method, build_method, check_model_size

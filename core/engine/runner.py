@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from core.config import RunConfig
-from core.engine import events as ev
+from core import events as ev
 
 if TYPE_CHECKING:  # the loop (and torch) are imported by the worker, so listing runs stays light
     from core.engine.loop import RunResult
@@ -390,7 +390,7 @@ class BackgroundRun:
         """Record the synthesized RunFailed in run_dir, as the loop does for a failure it catches (the
         child is gone, so nobody else writes there)."""
         if self.run_dir is not None and isinstance(self._terminal, ev.RunFailed):
-            from core.checkpoint import record_failure
+            from core.runs import record_failure
 
             record_failure(self.run_dir, self._terminal)
 

@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from core.checkpoint import RunError, check_out_dir
+from core.runs import RunError, check_out_dir
 from core.config import RunConfig, check_threads
-from core.engine import events as ev
+from core import events as ev
 from core.engine.runner import RunControl
 
 #: Keys of the first stdin line.
@@ -74,7 +74,7 @@ def parse_request(line: str) -> WorkerRequest:
         check_threads(threads, "threads")
     if run_dir is not None:
         try:  # a new or empty folder only: never write into the working directory or over a run
-            check_out_dir(run_dir, name="run_dir")
+            check_out_dir(run_dir, name="run_dir", claimed=True)  # the app claimed it (new_run_dir)
         except RunError as e:
             raise ValueError(str(e)) from None
     try:

@@ -18,7 +18,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from core.checkpoint import export_bundle
+from core.runs import export_bundle
 from core.config import DataConfig, HyperConfig, MaskConfig, RunConfig, TargetConfig, TrainConfig
 from core.engine.loop import run_training
 from core.engine.runner import REGISTRY
@@ -192,7 +192,7 @@ def _n_evaluated() -> int:
 
 
 def _records() -> list[dict]:
-    from core.engine import events as ev
+    from core import events as ev
 
     out: list[dict] = []
     for run in REGISTRY.all().values():

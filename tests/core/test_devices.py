@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from core import devices
-from core.checkpoint import load_run
+from core.runs import load_run
 from core.config import TrainConfig
 from core.data.benchmarks import CROP_PAD, BatchStream, make_benchmark
 from core.engine.loop import check_run, run_training

@@ -5,7 +5,7 @@ import threading
 import pytest
 import torch
 
-from core.engine import events as ev
+from core import events as ev
 from core.engine.loop import run_training
 from core.engine.runner import BackgroundRun
 from tests.conftest import tiny_config

@@ -15,7 +15,7 @@ from typing import Callable
 
 import pytest
 
-from core.engine import events as ev
+from core import events as ev
 from core.engine.runner import REPO_ROOT, BackgroundRun, RunControl, RunRegistry
 from tests.conftest import tiny_config
 

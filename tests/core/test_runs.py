@@ -1,4 +1,4 @@
-"""Run files: round trip, atomic per-task saves, versions, bad folders, bundles."""
+"""Run folders: round trip, atomic per-task saves, versions, bad folders, bundles, the one claiming rule."""
 
 import json
 import zipfile
@@ -7,8 +7,8 @@ from io import BytesIO
 import pytest
 import torch
 
-from core.checkpoint import (RunError, check_tensor_files, delete_run, export_bundle, import_bundle, list_runs,
-                             load_run, prepare_out_dir)
+from core.runs import (LOCK_FILE, RunError, check_out_dir, check_tensor_files, claim_run_dir, delete_run,
+                       export_bundle, import_bundle, list_runs, load_run, new_run_dir)
 from core.config import FORMAT_VERSION
 from core.engine.loop import run_training
 from tests.conftest import tiny_config
@@ -147,14 +147,14 @@ def test_list_runs_marks_unreadable(saved, tmp_path) -> None:
     assert rows["foreign"].error and "JSON object" in rows["foreign"].error
 
 
-def test_prepare_out_dir_refuses_file_and_existing_run(saved, tmp_path) -> None:
+def test_claim_run_dir_refuses_file_and_existing_run(saved, tmp_path) -> None:
     d, _ = saved
     f = tmp_path / "afile"
     f.write_text("x")
     with pytest.raises(RunError, match="is a file"):
-        prepare_out_dir(f)
+        claim_run_dir(f)
     with pytest.raises(RunError, match="already holds a run"):
-        prepare_out_dir(d)
+        claim_run_dir(d)
     assert (d / "weights.safetensors").exists()
 
 
@@ -192,7 +192,7 @@ def test_delete_run_only_inside_root(saved, tmp_path) -> None:
 def test_a_run_that_failed_before_its_first_task_says_so(tmp_path) -> None:
     """A run that died while building its networks leaves only events.jsonl: the runs list shows
     its error (not "config.json is missing"), and the CLI's --out check names it too."""
-    from core.checkpoint import check_out_dir, summarize_run
+    from core.runs import check_out_dir, summarize_run
 
     d = tmp_path / "early"
     d.mkdir()
@@ -205,3 +205,22 @@ def test_a_run_that_failed_before_its_first_task_says_so(tmp_path) -> None:
         check_out_dir(d)
     (d / "events.jsonl").write_text(json.dumps(lines[0]) + "\n")  # no failure recorded: as before
     assert "config.json" in summarize_run(d).error
+
+
+def test_one_claiming_rule_for_cli_and_app_folders(tmp_path) -> None:
+    """The CLI's --out (claim_run_dir) and the app's generated folders (new_run_dir) are claimed the
+    same way: created, with an exclusive lock file; a second claim is refused; the training worker
+    accepts a folder that holds only the claim, and nothing else."""
+    out = claim_run_dir(tmp_path / "cli-run")
+    assert [f.name for f in out.iterdir()] == [LOCK_FILE]
+    with pytest.raises(RunError, match="not empty|already writing"):
+        claim_run_dir(out)
+    cfg = tiny_config()
+    a, b = new_run_dir(tmp_path / "app", cfg), new_run_dir(tmp_path / "app", cfg)
+    assert a != b and (a / LOCK_FILE).exists() and (b / LOCK_FILE).exists()
+    assert check_out_dir(a, "run_dir", claimed=True) == a
+    with pytest.raises(RunError, match="not empty"):
+        check_out_dir(a, "run_dir")  # unclaimed use of a claimed folder
+    (a / "stray.txt").write_text("x")
+    with pytest.raises(RunError, match="not empty"):
+        check_out_dir(a, "run_dir", claimed=True)
