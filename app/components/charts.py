@@ -28,12 +28,13 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from core.run_state import current_run, eval_curves, task_switches
+
 __all__ = [
     "FIGURE_LOCK",
     "PLOTLY_CONFIG",
     "plotly_config",
     "task_color",
-    "current_run",
     "forgetting_curves",
     "compare_forgetting",
     "loss_curves",
@@ -132,18 +133,6 @@ def _finish(fig: go.Figure, *, title: str, x_title: str, y_title: str, uirevisio
     return fig
 
 
-def current_run(events: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The events of the last run: everything from the last "run_started" on (all if none)."""
-    events = list(events)
-    starts = [i for i, e in enumerate(events) if e.get("kind") == "run_started"]
-    return events[starts[-1]:] if starts else events
-
-
-def _task_switches(events: Sequence[Mapping[str, Any]]) -> list[tuple[int, int]]:
-    """(task, global_step) of every "task_started" event, in order."""
-    return [(int(e["task"]), int(e["global_step"])) for e in events if e.get("kind") == "task_started"]
-
-
 def _add_task_switches(fig: go.Figure, switches: Sequence[tuple[int, int]]) -> None:
     """Vertical dashed line (a layout shape) at each task switch, annotated "task k"."""
     for task, step in switches:
@@ -158,21 +147,6 @@ def _add_task_switches(fig: go.Figure, switches: Sequence[tuple[int, int]]) -> N
 def _fix_x_range(fig: go.Figure, total_steps: int | None) -> None:
     if total_steps is not None and total_steps > 0:
         fig.update_xaxes(range=[0, total_steps], autorange=False)
-
-
-def _curves_by_task(events: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, list]]:
-    """Per task j: global steps, accuracies, training task and step of each "evaluated" event."""
-    curves: dict[int, dict[str, list]] = {}
-    for e in events:
-        if e.get("kind") != "evaluated":
-            continue
-        for j, acc in enumerate(e.get("accuracies") or []):
-            c = curves.setdefault(j, {"x": [], "y": [], "train_task": [], "step": []})
-            c["x"].append(int(e["global_step"]))
-            c["y"].append(None if acc is None else float(acc))
-            c["train_task"].append(int(e.get("task", -1)))
-            c["step"].append(int(e.get("step", -1)))
-    return dict(sorted(curves.items()))
 
 
 def _curve_trace(task: int, c: dict[str, list], *, name: str, dash: str = "solid",
@@ -249,9 +223,9 @@ def forgetting_curves(events: Sequence[Mapping[str, Any]], *, title: str = "Forg
     """
     events = current_run(events)
     fig = go.Figure()
-    for task, c in _curves_by_task(events).items():
+    for task, c in eval_curves(events).items():
         fig.add_trace(_curve_trace(task, c, name=f"task {task}", legendgroup=f"task {task}"))
-    _add_task_switches(fig, _task_switches(events))
+    _add_task_switches(fig, task_switches(events))
     _finish(fig, title=title, x_title="training iterations", y_title="accuracy",
             uirevision=uirevision, height=height, legend_title_text="evaluated on")
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
@@ -280,10 +254,10 @@ def compare_forgetting(runs: Mapping[str, Sequence[Mapping[str, Any]]], *,
     for m, (method, events) in enumerate(runs.items()):
         events = current_run(events)
         dash = _DASHES[m % len(_DASHES)]
-        for task, c in _curves_by_task(events).items():
+        for task, c in eval_curves(events).items():
             fig.add_trace(_curve_trace(task, c, name=f"task {task}", dash=dash, method=method,
                                        legendgroup=method, legendgrouptitle_text=method))
-        for task, step in _task_switches(events):
+        for task, step in task_switches(events):
             switches.setdefault(step, task)
     _add_task_switches(fig, sorted(((t, s) for s, t in switches.items()), key=lambda p: p[1]))
     _finish(fig, title=title, x_title="training iterations", y_title="accuracy",
@@ -336,7 +310,7 @@ def loss_curves(events: Sequence[Mapping[str, Any]], *, log_y: bool = True,
             line=dict(width=2 if key == "total" else 1.5, dash="dot" if key == "total" else "solid"),
             hovertemplate=f"{label}<br>global step %{{x}}<br>%{{y:.4g}}<extra></extra>",
         ))
-    _add_task_switches(fig, _task_switches(events))
+    _add_task_switches(fig, task_switches(events))
     _finish(fig, title=title, x_title="training iterations",
             y_title="loss (log scale)" if log_y else "loss", uirevision=uirevision, height=height)
     if log_y:

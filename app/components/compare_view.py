@@ -10,6 +10,7 @@ import streamlit as st
 
 from app import state
 from app.components import charts, live, ui
+from core import run_state
 from core.metrics import summarize
 
 BASELINE = "Fine-tuning"
@@ -17,10 +18,10 @@ BASELINE = "Fine-tuning"
 
 def partial_metrics(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """ACC, BWT, forgetting over the tasks finished so far (final metrics once the run is over)."""
-    end = live.terminal(records)
+    end = run_state.terminal(records)
     if end is not None and end.get("kind") == "run_finished" and end.get("result", {}).get("avg_acc") is not None:
         return dict(end["result"])
-    rows = live.done_rows(records)
+    rows = run_state.finished_rows(records)
     return summarize(rows) if rows else {}
 
 
@@ -29,7 +30,7 @@ def _metrics_section(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: st
     """ACC / BWT / forgetting / FWT of each run (deltas against fine-tuning once all runs have finished
     the same number of tasks) and their bar chart (key `<prefix>_metrics`)."""
     metrics = {label: partial_metrics(recs) for label, recs in runs.items()}
-    done = {label: len(live.done_rows(recs)) for label, recs in runs.items()}
+    done = {label: len(run_state.finished_rows(recs)) for label, recs in runs.items()}
     base = metrics.get(BASELINE) if len(set(done.values())) == 1 else None
     with st.container(key=f"{prefix}_metrics_rows"):  # rows come and go; the bar chart below stays put
         if len(set(done.values())) > 1:
@@ -71,7 +72,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
                            "or not JSON lines), so it has no curves or metrics here.", icon=":material/warning:")
             elif not any(r.get("kind") == "evaluated" for r in recs):
                 st.caption(f"{label} has no evaluation to draw: it ended before its first.")
-    totals = [live.run_info(r) for r in runs.values()]
+    totals = [run_state.run_info(r) for r in runs.values()]
     total = max((n * i for n, i in totals), default=0) or None
     # Sections whose content comes and goes (a failure message, the metrics once a task is done) sit
     # in containers of their own: the charts after them keep their place in the page, since a chart
@@ -82,7 +83,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
                 st_ = statuses.get(label, "")
                 frac, text = live.progress(recs, (samples or {}).get(label, []), st_)
                 st.progress(frac, text=f"**{label}** ({ui.STATUS_ICONS.get(st_, '')} {st_}) · {text}")
-                end = live.terminal(recs)
+                end = run_state.terminal(recs)
                 if end is not None and end.get("kind") == "run_failed":
                     st.error(f"{label} failed: {end.get('message', '')}")
     n_tasks = max((n for n, _ in totals), default=0)
@@ -116,7 +117,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
         for k, (col, (label, recs)) in enumerate(zip(cols, runs.items())):
             with col:
                 fig = figure(f"{prefix}_acc_{k}", live.ACC_KINDS, lambda recs=recs, label=label, k=k:
-                             charts.accuracy_matrix_heatmap(live.acc_rows(recs), title=f"{label}: R[i, j]",
+                             charts.accuracy_matrix_heatmap(run_state.accuracy_matrix(recs), title=f"{label}: R[i, j]",
                                                             uirevision=f"{prefix}-acc-{k}"))
                 ui.chart(fig, f"{prefix}_acc_{k}",
                          f"{label}: row i = after training task i, column j = task evaluated; a row fills in "

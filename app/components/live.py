@@ -23,8 +23,9 @@ import streamlit as st
 
 from app import cached, paths, state
 from core import events as ev
-from core.runs import new_run_dir
 from core.engine.runner import REGISTRY, SPARES
+from core.run_state import last_step, run_info, terminal
+from core.runs import new_run_dir
 
 REFRESH_S = 0.4  # fragment refresh interval while a run is live (2.5 refreshes a second)
 LIVE_VIEW_KEY = "hm_live_view"  # the container of a page's live fragment (one per page)
@@ -70,35 +71,6 @@ def group_url(group: Sequence[str]) -> str:
 
 
 # ---- pure helpers -------------------------------------------------------------------------------
-def last_step(records: Sequence[Mapping[str, Any]]) -> int:
-    """Latest global step reached in the records (0 if none)."""
-    for e in reversed(records):
-        if e.get("kind") in ("step_logged", "evaluated", "task_finished", "task_started"):
-            return int(e.get("global_step", 0))
-    return 0
-
-
-def run_info(records: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
-    """(n_tasks, iters_per_task) from the RunStarted record, (0, 0) before it arrives."""
-    for e in records:
-        if e.get("kind") == "run_started":
-            return int(e.get("n_tasks", 0)), int(e.get("iters_per_task", 0))
-    return 0, 0
-
-
-def acc_rows(records: Sequence[Mapping[str, Any]]) -> list[list[float | None]]:
-    """Rows of the accuracy matrix R from the TaskFinished records, padded with None to T × T."""
-    n_tasks, _ = run_info(records)
-    rows = [list(e["acc_row"]) for e in records if e.get("kind") == "task_finished"]
-    n = max(n_tasks, len(rows))
-    return [r + [None] * (n - len(r)) for r in rows] + [[None] * n for _ in range(n - len(rows))]
-
-
-def done_rows(records: Sequence[Mapping[str, Any]]) -> list[list[float]]:
-    """The finished rows of R only (ragged lower triangle), for `core.metrics.summarize`."""
-    return [list(e["acc_row"]) for e in records if e.get("kind") == "task_finished"]
-
-
 # The events each live chart is drawn from: its figure is rebuilt only when their counts change.
 FC_KINDS = ("task_started", "evaluated")  # forgetting curves
 LOSS_KINDS = ("task_started", "step_logged")  # loss terms
@@ -118,14 +90,6 @@ def signature(records: Sequence[Mapping[str, Any]], kinds: Sequence[str]) -> tup
         elif k == "run_started":
             run_dir = e.get("run_dir")
     return (run_dir, *counts.values(), terminal(records) is not None)
-
-
-def terminal(records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The RunFinished / RunFailed record, if any."""
-    for e in reversed(records):
-        if e.get("kind") in ("run_finished", "run_failed"):
-            return e
-    return None
 
 
 def progress(records: Sequence[Mapping[str, Any]], samples: Sequence[tuple[float, int]],

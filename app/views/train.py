@@ -15,9 +15,10 @@ from app import paths, state
 from app.components import charts, live, ui
 from app.components.compare_view import partial_metrics
 from app.components.config_form import METHOD_LABELS, train_config_ui
-from core.runs import RunError
+from core import run_state
 from core.config import RunConfig
 from core.engine.runner import REGISTRY
+from core.runs import RunError
 
 LOSS_REFRESH_S = 1.0  # the loss curves (a new point every few steps) redraw at most once a second
 
@@ -70,12 +71,12 @@ def _live_body(run_dir: str) -> None:
     live.controls([run_dir], "train")
     frac, text = live.progress(recs, view.samples, status)
     st.progress(frac, text=text)
-    end = live.terminal(recs)
+    end = run_state.terminal(recs)
     if end is not None and end.get("kind") == "run_failed":
         st.error(f"Training failed: {end.get('message', '')}")
         with st.expander("Traceback", key="train_traceback"):
             st.code(end.get("traceback", ""), language="text")
-    n_tasks, iters = live.run_info(recs)
+    n_tasks, iters = run_state.run_info(recs)
     total = n_tasks * iters or None
     # The forgetting curves take the full width (the chart the page is for, readable on a small
     # screen too); the loss terms and the accuracy matrix share the row below (one under the other
@@ -97,7 +98,7 @@ def _live_body(run_dir: str) -> None:
                  "output regulariser) and λ·R_target (target weight regulariser); log scale.", in_place=True)
     with right:
         fig = state.memo_figure("live_acc_matrix", (live.signature(recs, live.ACC_KINDS), n_tasks),
-                                lambda: charts.accuracy_matrix_heatmap(live.acc_rows(recs), uirevision="live-acc",
+                                lambda: charts.accuracy_matrix_heatmap(run_state.accuracy_matrix(recs), uirevision="live-acc",
                                                                        title="Accuracy matrix R[i, j]"))
         ui.chart(fig, "live_acc_matrix", "Row i: accuracy on every task j after training task i (full test "
                  "sets); a row appears when a task finishes.", in_place=True)

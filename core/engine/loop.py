@@ -30,6 +30,7 @@ from core.engine.step import TaskStep
 from core.masks import mask_stats, ramped_sparsity
 from core.methods import Method, build_method, check_model_size
 from core.metrics import summarize
+from core.run_state import padded_matrix
 from core.models.target import build_target
 from core.utils import seed_everything, tune_allocator
 
@@ -102,8 +103,7 @@ class _State:
         k = len(self.acc_matrix)
         out: dict[str, Any] = {
             "status": self.status, "tasks_done": k,
-            "acc_matrix": [row + [None] * (self.n_tasks - len(row)) for row in self.acc_matrix]
-            + [[None] * self.n_tasks for _ in range(self.n_tasks - k)],
+            "acc_matrix": padded_matrix(self.acc_matrix, self.n_tasks),
             **summarize(self.acc_matrix, self.next_task_acc, self.random_init_acc),
             "next_task_acc": self.next_task_acc, "random_init_acc": self.random_init_acc,
             "mask_stats": self.mask_stats, "task_seconds": self.task_seconds,
