@@ -3,7 +3,7 @@
 Per browser session we keep: which live run the Train page is attached to, the run chosen on the
 Masks / Embeddings pages, the Compare page's group of runs, and for every live run this session
 watches a `LiveView` (its own cursor into `BackgroundRun.events_since` plus the records read so far).
-The runs themselves live in the process-wide `core.engine.runner.REGISTRY`, so a refresh or a
+The runs themselves live in the process-wide registry behind `core.engine.launcher`, so a refresh or a
 second tab re-attaches instead of starting again.
 """
 

@@ -1,4 +1,4 @@
-"""Choose any run: live ones (from `core.engine.runner.REGISTRY`), saved ones (under the runs folder)
+"""Choose any run: live ones (from `core.engine.launcher`), saved ones (under the runs folder)
 and pretrained ones (`pretrained/manifest.json`). Unreadable folders are left out here; the Runs
 page lists them with their reason."""
 
@@ -12,8 +12,8 @@ import streamlit as st
 from app import paths, state
 from app.components.config_form import METHOD_LABELS
 from app.components.ui import pct
+from core.engine import launcher
 from core.runs import list_runs, summarize_run
-from core.engine.runner import REGISTRY
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def available_runs() -> list[RunChoice]:
     """Live runs (newest first), then pretrained runs, then readable saved runs (newest first)."""
     out: list[RunChoice] = []
     seen: set[str] = set()
-    for path, run in reversed(list(REGISTRY.all().items())):
+    for path, run in reversed(list(launcher.all_runs().items())):
         if not run.alive:
             continue
         c = run.cfg

@@ -12,25 +12,24 @@ from app.components import live, ui
 from app.components.compare_view import draw_comparison
 from app.components.config_form import METHOD_LABELS, compare_config_ui
 from app.components.run_picker import available_runs
-from core.runs import RunError
 from core.config import RunConfig
-from core.engine.runner import REGISTRY
+from core.engine import launcher
+from core.runs import RunError
 
 
 def _start(configs: dict[str, RunConfig]) -> None:
     """Start button callback: one run folder and one worker per method, registered as a group."""
     try:
-        dirs = live.start_runs(list(configs.values()), paths.runs_dir())
+        dirs = launcher.start_runs(list(configs.values()), paths.runs_dir(), paths.train_threads(), group=True)
     except (RunError, ValueError, OSError) as e:
         state.flash("error", f"Could not start the comparison: {e}")
         return
-    live.add_group(dirs)
     state.set_compare_group(dirs)
     state.put("compare_config", False)
 
 
 def _label(run_dir: str, used: set[str]) -> str:
-    run = REGISTRY.get(run_dir)
+    run = launcher.get(run_dir)
     method = run.cfg.train.method if run is not None else ""
     return _unique(METHOD_LABELS.get(method, method or Path(run_dir).name), used)
 
@@ -93,19 +92,19 @@ def main() -> None:
         st.warning(problem, icon=":material/folder_off:")
     group = state.compare_group()
     if group is None:  # a new session: ?runs= (a refresh) names the comparison, else a live one
-        group = state.from_url("runs", live.group_named, "No comparison of runs `{named}` was trained by this "
+        group = state.from_url("runs", launcher.group_named, "No comparison of runs `{named}` was trained by this "
                                "server since it started, so there is nothing live to show for it. Saved runs "
-                               "can be compared below.") or live.newest_group()
+                               "can be compared below.") or launcher.newest_group(live.is_live)
         if group:  # kept for this session: it stays on screen when the runs end
             state.set_compare_group(group)
-    if group and not any(REGISTRY.get(d) is not None for d in group):
+    if group and not any(launcher.get(d) is not None for d in group):
         group = []  # runs of an earlier server process: open them below instead
-    state.keep_in_url("runs", live.group_url(group) if group else None)
+    state.keep_in_url("runs", launcher.group_url(group) if group else None)
     with st.expander("Start a live comparison", expanded=not group, key="compare_config", on_change="rerun"):
         res = compare_config_ui("compare")
         n = len(res.configs or {})
         if n and not problem:
-            live.prewarm(n)  # one ready process per method: the runs start together, at once
+            launcher.prewarm(n)  # one ready process per method: the runs start together, at once
         st.button(f"Start comparison ({n} runs)" if n else "Start comparison", key="compare_start",
                   type="primary", icon=":material/rocket_launch:", disabled=res.configs is None or bool(problem),
                   on_click=_start, args=(res.configs,))

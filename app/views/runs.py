@@ -14,16 +14,16 @@ import streamlit as st
 from app import cached, paths, state
 from app.components import charts, live, ui
 from app.components.config_form import METHOD_LABELS
+from core.engine import launcher
 from core.runs import MAX_BUNDLE_BYTES, RunError, RunSummary, check_tensor_files, delete_run, export_bundle
 from core.runs import import_bundle, list_runs, summarize_run
-from core.engine.runner import REGISTRY
 
 
 def _all_runs() -> list[tuple[str, RunSummary]]:
     """(origin, summary) for pretrained runs, then saved runs (newest first), unreadable ones included."""
     rows = [("pretrained", summarize_run(e.path)) for e in paths.read_manifest()]
     for s in list_runs(paths.runs_dir()):
-        run = REGISTRY.get(s.path)
+        run = launcher.get(s.path)
         if s.error and run is not None and run.alive:  # first task still training: no metrics.json yet
             s = RunSummary(s.path, s.name, run.cfg.data.benchmark, run.cfg.train.method, "running", 0,
                            run.cfg.data.tasks)
@@ -109,7 +109,7 @@ def _open(path: str, page: str) -> None:
 
 
 def _delete_ui(path: str, origin: str) -> None:
-    run = REGISTRY.get(path)
+    run = launcher.get(path)
     if origin != "saved" or (run is not None and run.alive):
         st.caption("Pretrained and live runs cannot be deleted here." if origin != "saved" else
                    "Stop the run before deleting it.")
@@ -157,7 +157,7 @@ def _details_body(path: str, origin: str, s: RunSummary) -> None:
     matrix = _clean_matrix(m.get("acc_matrix"))
     if not any(v is not None for row in matrix for v in row):
         matrix = []
-    run = REGISTRY.get(path)  # a live run's files are written as it goes: not checked
+    run = launcher.get(path)  # a live run's files are written as it goes: not checked
     problems = check_tensor_files(path) if s.tasks_done and not (run is not None and run.alive) else []
     if problems:
         st.warning("The Masks and Embeddings pages cannot open this run: " + "; ".join(problems) + ".",

@@ -1,6 +1,6 @@
 """Train (live): configure a run, start it in a background worker, and watch forgetting happen.
 
-The worker (core.engine.runner.BackgroundRun in the process-wide REGISTRY) never calls Streamlit; this
+The worker (core.engine.runner.BackgroundRun, started through core.engine.launcher) never calls Streamlit; this
 page polls its events in a fragment. A refresh or a second tab re-attaches to the run named in the URL
 (`?run=<folder>`), else to the newest live run.
 """
@@ -17,7 +17,7 @@ from app.components.compare_view import partial_metrics
 from app.components.config_form import METHOD_LABELS, train_config_ui
 from core import run_state
 from core.config import RunConfig
-from core.engine.runner import REGISTRY
+from core.engine import launcher
 from core.runs import RunError
 
 LOSS_REFRESH_S = 1.0  # the loss curves (a new point every few steps) redraw at most once a second
@@ -26,7 +26,7 @@ LOSS_REFRESH_S = 1.0  # the loss curves (a new point every few steps) redraw at 
 def _start(cfg: RunConfig) -> None:
     """Start button callback: new run folder under the runs dir, start the worker, attach."""
     try:
-        run_dir = live.start_runs([cfg], paths.runs_dir())[0]
+        run_dir = launcher.start_runs([cfg], paths.runs_dir(), paths.train_threads())[0]
     except (RunError, ValueError, OSError) as e:
         state.flash("error", f"Could not start the run: {e}")
         return
@@ -39,12 +39,12 @@ def _attach_ui() -> str | None:
     across a refresh, so a refresh after the run ended still shows it), else the newest live one
     (re-attach). A new visitor with no `?run=` is not shown someone else's finished run: the form
     opens instead. A `?run=` that names no run of this server is reported and dropped."""
-    active = list(REGISTRY.active())
+    active = list(launcher.active())
     current = state.train_run()
     if current is None:
         # ?run=<folder name> re-attaches to the run this tab showed (not just the newest, which may be
         # a Compare run started since)
-        by_name = {Path(d).name: d for d in REGISTRY.all()}
+        by_name = {Path(d).name: d for d in launcher.all_runs()}
         current = state.from_url("run", by_name.get, "No run named `{named}` was trained by this server since "
                                  "it started, so there is nothing live to show for it. Saved runs open on the "
                                  "**Runs** page.") or (active[-1] if active else None)
@@ -65,7 +65,7 @@ def _live_body(run_dir: str) -> None:
     view = state.live_view(run_dir)
     recs = live.records(run_dir)
     status = live.status(run_dir)
-    run = REGISTRY.get(run_dir)
+    run = launcher.get(run_dir)
     label = run.cfg.label if run is not None else Path(run_dir).name
     ui.status_line(status, f"{label} · `{Path(run_dir).name}`")
     live.controls([run_dir], "train")
@@ -131,7 +131,7 @@ def main() -> None:
                   disabled=res.config is None or bool(problem),
                   on_click=_start, args=(res.config,))
     if not problem:
-        live.prewarm(1)  # the next Start trains at once
+        launcher.prewarm(1)  # the next Start trains at once
     if current is None:
         st.info("No live run. Configure one above and press **Start training**; Split Digits · demo takes about "
                 "15 seconds. Saved runs are on the **Runs** page, the pretrained comparison on the **Overview** page.")

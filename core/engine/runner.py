@@ -14,8 +14,8 @@ Two workers behind one interface (`BackgroundRun`):
   when this process dies) stops the run, saved as stopped. A child that dies without a terminal event
   (crash, kill -9, out of memory) gets a synthesized `RunFailed` naming its exit code.
 
-The pause / step / stop state machine is `RunControl`, used by the thread worker, by the child process
-and, as a mirror fed with the same commands and events, by the parent of a child.
+The pause / step / stop state machine is `RunControl` (core/engine/control.py); starting, reaping and
+keeping spare training processes is core/engine/spares.py.
 
 No Streamlit here. Events are appended to a list guarded by a lock; any number of viewers read
 `events_since(i)` from their own cursor. Nothing here imports torch (the worker does), so listing
@@ -28,7 +28,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import traceback
@@ -36,205 +35,16 @@ from collections import deque
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from core.config import RunConfig
 from core import events as ev
+from core.config import RunConfig
+from core.engine.control import RunControl
+from core.engine.spares import SPARES, close_pipes, spawn_worker
 
 if TYPE_CHECKING:  # the loop (and torch) are imported by the worker, so listing runs stays light
     from core.engine.loop import RunResult
 
-#: Control commands, as method names of `RunControl` and as lines on a worker process's stdin.
-COMMANDS = ("pause", "resume", "step", "stop")
-#: The folder that holds the `core` package: the child's working directory and PYTHONPATH entry.
-REPO_ROOT = Path(__file__).resolve().parents[2]
 #: How many of the child's last stderr lines are kept (for the synthesized RunFailed).
 STDERR_TAIL = 50
-
-
-class RunControl:
-    """The pause / step / stop state machine between a training loop and its controller.
-
-    The loop passes `should_stop` to `run_training` and feeds every event it emits to `on_event`;
-    any other thread calls `pause`, `resume`, `step`, `stop` (all thread-safe, non-blocking):
-
-    * `pause()`: the loop blocks before its next step (the step in progress completes).
-    * `resume()`: the loop continues.
-    * `step()` (while paused): the loop runs until the next `Evaluated` event, then pauses.
-    * `stop()`: final; `should_stop()` returns True from now on (also releases a paused loop), so
-      the run ends within one step.
-    """
-
-    def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._go = threading.Event()  # set = running, clear = paused
-        self._go.set()
-        self._step_until_eval = False
-
-    def pause(self) -> None:
-        """Block the loop before its next step (cancels a pending `step`)."""
-        self._step_until_eval = False
-        self._go.clear()
-
-    def resume(self) -> None:
-        """Let the loop continue (cancels a pending `step`)."""
-        self._step_until_eval = False
-        self._go.set()
-
-    def step(self) -> None:
-        """Let the loop run until the next `Evaluated` event, then pause again."""
-        self._step_until_eval = True
-        self._go.set()
-
-    def stop(self) -> None:
-        """Request the end of the run (irreversible); releases a paused loop."""
-        self._stop.set()
-        self._go.set()
-
-    def apply(self, command: str) -> None:
-        """Run the command named `command` (one of `COMMANDS`); raises `ValueError` otherwise."""
-        if command not in COMMANDS:
-            raise ValueError(f"unknown command {command!r} (expected one of {', '.join(COMMANDS)})")
-        getattr(self, command)()
-
-    def commands(self) -> list[str]:
-        """The commands that bring a fresh RunControl into this one's state (replayed to a child
-        process that is started after `pause()` / `step()` / `stop()` were called)."""
-        if self.stopped:
-            return ["stop"]
-        if not self._go.is_set():
-            return ["pause"]
-        return ["step"] if self._step_until_eval else []
-
-    def should_stop(self) -> bool:
-        """For `run_training`: block while paused; then True iff a stop was requested."""
-        while not self._go.is_set() and not self._stop.is_set():
-            self._go.wait(0.1)
-        return self._stop.is_set()
-
-    def on_event(self, event: ev.Event) -> None:
-        """For the loop's event sink: pause at the `Evaluated` event that ends a `step()`."""
-        if isinstance(event, ev.Evaluated) and self._step_until_eval:
-            self._step_until_eval = False
-            self._go.clear()
-
-    @property
-    def paused(self) -> bool:
-        """True while the loop is (or will be, before its next step) held, and no stop is pending."""
-        return not self._go.is_set() and not self._stop.is_set()
-
-    @property
-    def stopped(self) -> bool:
-        """True once `stop()` was called."""
-        return self._stop.is_set()
-
-
-def _spawn_worker(warm: bool = False) -> subprocess.Popen[str]:
-    """Start `python -m core.engine.worker` (with `--warm`: it imports what training needs before it
-    reads its run) in the repository root, with pipes for its stdin, stdout and stderr.
-
-    Raises:
-        OSError: the process could not be started.
-    """
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
-    return subprocess.Popen(
-        [sys.executable, "-m", "core.engine.worker", *(["--warm"] if warm else [])], stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT, env=env,
-        text=True, encoding="utf-8", errors="replace", bufsize=1)
-
-
-def _close_pipes(*streams: IO[str] | None) -> None:
-    """Close a child's pipe ends (None and already-broken ones are skipped)."""
-    for stream in streams:
-        try:
-            if stream is not None:
-                stream.close()
-        except OSError:
-            pass
-
-
-def _reap(proc: subprocess.Popen[str], timeout: float = 10.0) -> None:
-    """Wait for a child told to end (its stdin closed); kill it after `timeout` seconds."""
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-class SpareWorkers:
-    """Training processes started ahead of time, so that a run started from the app trains at once.
-
-    A worker process spends about 3.5 s (2 cores) importing PyTorch, scikit-learn and torch._dynamo
-    (which torch.optim loads at the first optimizer step) before its first training step. A spare
-    (`python -m core.engine.worker --warm`) does that while it waits; `BackgroundRun` takes one for its
-    run when there is one, else starts a process as before. An idle spare holds about 0.4 GB and exits
-    when its stdin closes (`close`, or this process ending). Spares nobody asked for again (`fill`)
-    within `idle_ttl_s` seconds are ended: a server left open with no visitor does not hold them.
-    Thread-safe.
-    """
-
-    def __init__(self, idle_ttl_s: float = 300.0) -> None:
-        self._idle: list[subprocess.Popen[str]] = []
-        self._lock = threading.Lock()
-        self.idle_ttl_s = idle_ttl_s
-        self._asked = 0.0  # time.monotonic() of the last fill
-        self._timer: threading.Timer | None = None
-
-    def fill(self, count: int) -> None:
-        """Have `count` idle spares (start the missing ones; never raises). They are ended if no
-        further `fill` comes within `idle_ttl_s` seconds."""
-        with self._lock:
-            self._asked = time.monotonic()
-            self._idle = [p for p in self._idle if p.poll() is None]
-            while len(self._idle) < count:
-                try:
-                    self._idle.append(_spawn_worker(warm=True))
-                except OSError:
-                    break
-            if self._idle and self._timer is None:
-                self._arm(self.idle_ttl_s)
-
-    def _arm(self, delay: float) -> None:
-        """Check for expired spares after `delay` seconds (holding the lock)."""
-        self._timer = threading.Timer(delay, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _expire(self) -> None:
-        with self._lock:
-            self._timer = None
-            left = self.idle_ttl_s - (time.monotonic() - self._asked)
-            if left > 0 and self._idle:  # asked for again meanwhile: check again when that expires
-                self._arm(left)
-                return
-        self.close()
-
-    def take(self) -> subprocess.Popen[str] | None:
-        """An idle spare that is still alive, now owned by the caller; None if there is none."""
-        with self._lock:
-            while self._idle:
-                p = self._idle.pop(0)
-                if p.poll() is None:
-                    return p
-        return None
-
-    def idle(self) -> int:
-        """Number of idle spares alive."""
-        with self._lock:
-            return sum(p.poll() is None for p in self._idle)
-
-    def close(self, keep: int = 0) -> None:
-        """End the idle spares beyond the first `keep`: their stdin is closed (a spare then exits
-        quietly, after its imports if it is still importing) and they are reaped on a background
-        thread, so that the caller (the app's Start button) does not wait for them."""
-        with self._lock:
-            idle, self._idle = self._idle[keep:], self._idle[:keep]
-        for p in idle:
-            _close_pipes(p.stdin, p.stdout, p.stderr)
-            threading.Thread(target=_reap, args=(p,), name="hypermask-reap", daemon=True).start()
-
-
-SPARES = SpareWorkers()
 
 
 def _exit_text(code: int) -> str:
@@ -328,7 +138,7 @@ class BackgroundRun:
         run_dir = os.path.abspath(self.run_dir) if self.run_dir is not None else None
         request = {"config": self.cfg.to_dict(), "run_dir": run_dir, "threads": self.threads}
         try:
-            self._proc = SPARES.take() or _spawn_worker()
+            self._proc = SPARES.take() or spawn_worker()
         except OSError as e:
             self._fail(f"cannot start the training process: {e}", traceback.format_exc())
             return False
@@ -377,7 +187,7 @@ class BackgroundRun:
                 self._stderr_thread.join(5)
             draining = self._stderr_thread is not None and self._stderr_thread.is_alive()
             with self._stdin_lock:  # (stderr stays open if something still holds it: no close under a read)
-                _close_pipes(proc.stdin, proc.stdout, None if draining else proc.stderr)
+                close_pipes(proc.stdin, proc.stdout, None if draining else proc.stderr)
             if self._terminal is None:
                 tail = list(self._stderr_tail)
                 last = next((s.strip() for s in reversed(tail) if s.strip()), "")

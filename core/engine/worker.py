@@ -6,7 +6,7 @@ Protocol (JSON lines, UTF-8; never pickle):
   Sections or fields missing from `config` take `RunConfig`'s defaults. `run_dir` must be a new or
   empty folder (as `python -m core train --out`); `threads` in [1, 4 per core]. A line that is not
   such an object ends the worker with one error line on stderr and exit code 2.
-* stdin, further lines: `pause`, `resume`, `step`, `stop` (see `core.engine.runner.RunControl`; the
+* stdin, further lines: `pause`, `resume`, `step`, `stop` (see `core.engine.control.RunControl`; the
   same state machine as the thread worker). EOF on stdin — the parent closed the pipe or died — is
   `stop`: the run ends within one step and is saved as stopped. So are SIGINT and SIGTERM.
 * stdout: the training events, one `events.to_json` line each, flushed per line, ending with exactly
@@ -37,7 +37,7 @@ from typing import IO, Any
 from core.runs import RunError, check_out_dir
 from core.config import RunConfig, check_threads
 from core import events as ev
-from core.engine.runner import RunControl
+from core.engine.control import RunControl
 
 #: Keys of the first stdin line.
 REQUEST_KEYS = ("config", "run_dir", "threads")
@@ -136,7 +136,7 @@ def warm_up() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the worker protocol on this process's stdin / stdout; returns the exit code. With
-    `--warm` (a spare started ahead of its run, `core.engine.runner.SpareWorkers`) the imports come
+    `--warm` (a spare started ahead of its run, `core.engine.spares.SpareWorkers`) the imports come
     first, and end of input before any line is a quiet exit 0 (the spare was not needed)."""
     warm = "--warm" in (sys.argv[1:] if argv is None else argv)
     if warm:

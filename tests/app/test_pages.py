@@ -155,7 +155,7 @@ def _tiny_form(at: AppTest, iters: int = 300) -> None:
 
 
 def test_train_start_pause_stop(env: Path) -> None:
-    from core.engine.runner import SPARES
+    from core.engine.spares import SPARES
 
     at = _app("views/train.py")
     _tiny_form(at)
