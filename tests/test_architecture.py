@@ -20,10 +20,18 @@ def test_core_never_imports_streamlit_or_app() -> None:
 
 
 def test_charts_importable_without_streamlit() -> None:
-    tree = ast.parse((ROOT / "app" / "components" / "charts.py").read_text())
-    mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
-        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    assert not any(m and m.startswith("streamlit") for m in mods)
+    for path in (ROOT / "app" / "components" / "charts").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+            a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not any(m and m.startswith("streamlit") for m in mods), path.name
+
+
+def test_no_module_over_400_lines() -> None:
+    """One concept a file: engine and app modules stay short enough to read at once."""
+    long = {str(p.relative_to(ROOT)): n for d in ("core", "app") for p in (ROOT / d).rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, long
 
 
 def _core_imports(path: Path) -> set[str]:
