@@ -1,0 +1,196 @@
+"""Reading a run folder: config, metrics (validated), events, tensor files, and `load_run`, which
+rebuilds the method with its weights on the CPU (JSON and safetensors only: nothing is executed)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.config import FORMAT_VERSION, RunConfig
+from core.runs.layout import RunError
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path.name} is missing") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RunError(f"{path.name} is not valid JSON ({type(e).__name__})") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path.name} does not hold a JSON object")
+    version = data.get("format_version")
+    if not isinstance(version, int):
+        raise RunError(f"{path.name} has no format_version; not a HyperMask Explorer run")
+    if version > FORMAT_VERSION:
+        raise RunError(f"{path.name} was written in run format {version}; this version reads up to "
+                       f"{FORMAT_VERSION} — upgrade HyperMask Explorer to open it")
+    return data
+
+
+def read_config(path: str | Path) -> RunConfig:
+    """The RunConfig stored in run folder `path` (raises RunError)."""
+    data = _read_json(Path(path) / "config.json")
+    try:
+        return RunConfig.from_dict(data.get("config", {}))
+    except (TypeError, ValueError) as e:
+        raise RunError(f"config.json: {e}") from None
+
+
+def _is_fraction(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and -1e-9 <= v <= 1 + 1e-9
+
+
+def _validate_metrics(m: dict[str, Any]) -> None:
+    """Raise RunError unless the numbers the app shows are well formed (accuracies are fractions)."""
+    r = m.get("acc_matrix")
+    if not isinstance(r, list) or not all(isinstance(row, list) and len(row) == len(r) for row in r):
+        raise RunError("metrics.json: acc_matrix is not a square list of rows")
+    done = m.get("tasks_done", 0)
+    if not isinstance(done, int) or isinstance(done, bool) or not 0 <= done <= len(r):
+        raise RunError(f"metrics.json: tasks_done={done!r} does not fit a {len(r)}-task accuracy matrix")
+    for i, row in enumerate(r):
+        for j, v in enumerate(row):
+            if v is not None and not _is_fraction(v):
+                raise RunError(f"metrics.json: acc_matrix[{i}][{j}]={v!r} is not an accuracy in [0, 1]")
+    for key in ("avg_acc", "bwt", "forgetting", "fwt"):
+        v = m.get(key)
+        if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not -1 <= v <= 1):
+            raise RunError(f"metrics.json: {key}={v!r} is not a number in [-1, 1]")
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """metrics.json of run folder `path`, validated (raises RunError)."""
+    data = _read_json(Path(path) / "metrics.json")
+    _validate_metrics(data)
+    return data
+
+
+def read_events(path: str | Path) -> list[dict[str, Any]]:
+    """All events of a run as plain dicts; a torn last line (interrupted write) is skipped."""
+    out: list[dict[str, Any]] = []
+    p = Path(path) / "events.jsonl"
+    if not p.exists():
+        return out
+    with open(p, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(d, dict) and "kind" in d:
+                out.append(d)
+    return out
+
+
+def _tensor_file_error(path: Path, e: Exception) -> RunError:
+    """The message for a safetensors file that could not be read: missing, or not valid."""
+    if isinstance(e, FileNotFoundError):
+        return RunError(f"{path.name} is missing")
+    return RunError(f"{path.name} is not a valid safetensors file ({str(e).splitlines()[0][:80]})")
+
+
+def _load_tensors(path: Path) -> dict[str, Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise _tensor_file_error(path, e) from None
+
+
+def check_tensor_files(path: str | Path) -> list[str]:
+    """Problems with a run's `weights.safetensors` and `masks.safetensors`, from their headers only
+    (no tensor data is read; safetensors never executes code): [] when both open.
+
+    `list_runs` / `summarize_run` read only the JSON files, so a run with damaged tensor files still
+    shows its metrics; this says, before a page tries to load it, why `load_run` would fail.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    problems = []
+    for name in ("weights.safetensors", "masks.safetensors"):
+        f = Path(path) / name
+        try:
+            with safe_open(str(f), framework="pt") as h:
+                h.keys()
+        except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+            problems.append(str(_tensor_file_error(f, e)))
+    return problems
+
+
+@dataclass
+class Run:
+    """A loaded run: its config, metrics, rebuilt method (weights loaded) and per-task masks."""
+
+    path: Path
+    config: RunConfig
+    metrics: dict[str, Any]
+    method: Any  # core.methods.Method (typed loosely to keep this module free of model imports)
+    masks: dict[int, dict[str, Tensor]] = field(default_factory=dict)
+
+    @property
+    def tasks_done(self) -> int:
+        return int(self.metrics.get("tasks_done", 0))
+
+    def events(self) -> list[dict[str, Any]]:
+        return read_events(self.path)
+
+
+def load_run(path: str | Path) -> Run:
+    """Load run folder `path`: JSON + safetensors only, never pickle.
+
+    Raises:
+        RunError: missing or malformed files, a newer format version, weights or masks that do not
+            fit the configured networks.
+    """
+    from core.methods import build_method  # local import: listing runs never imports torch
+    from core.models.target import build_target
+
+    p = Path(path)
+    if not p.is_dir():
+        raise RunError(f"{p} is not a folder")
+    cfg = read_config(p)
+    metrics = read_metrics(p)
+    data = metrics.get("data", {})
+    try:
+        shape = tuple(int(v) for v in data["input_shape"])
+        n_classes, n_tasks = int(data["n_classes"]), int(data["n_tasks"])
+    except (KeyError, TypeError, ValueError):
+        raise RunError("metrics.json lacks data.input_shape / n_classes / n_tasks") from None
+    if len(metrics["acc_matrix"]) != n_tasks:
+        raise RunError(f"metrics.json: acc_matrix has {len(metrics['acc_matrix'])} rows for {n_tasks} tasks")
+    tensors = _load_tensors(p / "weights.safetensors")  # its own message: missing, or not safetensors
+    try:
+        method = build_method(cfg, build_target(cfg.target, shape, n_classes), n_tasks)  # type: ignore[arg-type]
+        method.load_state_tensors(tensors)
+    except (ValueError, RuntimeError) as e:
+        msg = str(e).strip().splitlines()
+        detail = next((line.strip() for line in msg if "size mismatch" in line), msg[0] if msg else "")
+        raise RunError(f"weights.safetensors does not fit the configured networks: {detail[:160]}") from None
+    if cfg.train.method == "hypermask" and int(metrics.get("tasks_done", 0)) > 0 \
+            and not (p / "masks.safetensors").exists():
+        raise RunError("masks.safetensors is missing (a HyperMask run with completed tasks has masks)")
+    masks: dict[int, dict[str, Tensor]] = {}
+    if (p / "masks.safetensors").exists():
+        shapes = {name: tuple(w.shape) for name, w in method.target.named_parameters()}
+        for key, t in _load_tensors(p / "masks.safetensors").items():
+            m = re.fullmatch(r"task(\d+)/(.+)", key)
+            if m:
+                task, name = int(m.group(1)), m.group(2)
+                if name not in shapes:
+                    raise RunError(f"masks.safetensors: {key} names no parameter of the target network")
+                if tuple(t.shape) != shapes[name]:
+                    raise RunError(f"masks.safetensors: {key} has shape {tuple(t.shape)}, but the target "
+                                   f"network's {name} has {shapes[name]}")
+                if task >= n_tasks:
+                    raise RunError(f"masks.safetensors: {key} is for task {task} of a {n_tasks}-task run")
+                masks.setdefault(task, {})[name] = t.float()
+    return Run(p, cfg, metrics, method, dict(sorted(masks.items())))

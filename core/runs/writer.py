@@ -1,0 +1,75 @@
+"""Writing a run folder while it trains: `RunFiles` (used by the training loop) and `record_failure`
+(for a run whose writer died)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core import events as ev
+from core.config import FORMAT_VERSION, RunConfig
+from core.runs.layout import save_tensors_atomic, write_json_atomic
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+@dataclass
+class RunFiles:
+    """Writer for one run folder (used by the training loop)."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.path / "events.jsonl", "a", encoding="utf-8")
+
+    def write_config(self, cfg: RunConfig) -> None:
+        write_json_atomic(self.path / "config.json", {"format_version": FORMAT_VERSION, "config": cfg.to_dict()})
+
+    def log_event(self, event: ev.Event) -> None:
+        self._log.write(ev.to_json(event) + "\n")
+        self._log.flush()
+
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        write_json_atomic(self.path / "metrics.json", {"format_version": FORMAT_VERSION, **metrics})
+
+    def write_tensors(self, weights: dict[str, Tensor], masks: dict[int, dict[str, Tensor]]) -> None:
+        import torch
+
+        save_tensors_atomic(self.path / "weights.safetensors", weights)
+        flat = {f"task{t}/{n}": m.detach().to("cpu", torch.float16) for t, ms in masks.items() for n, m in ms.items()}
+        if flat:
+            save_tensors_atomic(self.path / "masks.safetensors", flat)
+
+    def close(self) -> None:
+        self._log.close()
+
+
+def record_failure(path: str | Path, event: ev.RunFailed) -> None:
+    """Best effort, for a run whose writer died without ending it (e.g. a killed training process):
+    append `event` to events.jsonl (on a line of its own if the last line was torn mid-write) and
+    set metrics.json's status to "failed" if it still says "running". Never raises; a folder without
+    those files is left alone."""
+    path = Path(path)
+    try:
+        log = path / "events.jsonl"
+        if log.exists():
+            with open(log, "rb+") as f:
+                torn = False
+                if f.seek(0, os.SEEK_END) > 0:
+                    f.seek(-1, os.SEEK_END)
+                    torn = f.read(1) != b"\n"
+                f.write((("\n" if torn else "") + ev.to_json(event) + "\n").encode("utf-8"))
+        metrics_path = path / "metrics.json"
+        if metrics_path.exists():
+            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+            if isinstance(metrics, dict) and metrics.get("status") == "running":
+                metrics.update(status="failed", error=event.message)
+                write_json_atomic(metrics_path, metrics)
+    except (OSError, ValueError):
+        pass
