@@ -71,7 +71,12 @@ def import_bundle(data: bytes, root: str | Path, max_bytes: int = MAX_BUNDLE_BYT
                 st_load(b)
             except Exception:  # noqa: BLE001
                 raise RunError(f"{n} in the bundle is not a valid safetensors file") from None
-    cfg_data = json.loads(contents["config.json"]) if contents["config.json"].strip() else {}
+    try:
+        cfg_data = json.loads(contents["config.json"].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise RunError(f"config.json in the bundle is not valid JSON ({type(e).__name__})") from None
+    if not isinstance(cfg_data, dict):
+        raise RunError("config.json in the bundle does not hold a JSON object")
     try:
         cfg = RunConfig.from_dict(cfg_data.get("config", {}))
     except (ValueError, TypeError, AttributeError) as e:

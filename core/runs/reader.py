@@ -106,6 +106,14 @@ def _load_tensors(path: Path) -> dict[str, Tensor]:
         raise _tensor_file_error(path, e) from None
 
 
+def _has_masks(path: Path) -> bool:
+    """Whether the run's method writes masks (HyperMask); True when its config cannot be read."""
+    try:
+        return read_config(path).train.method == "hypermask"
+    except RunError:
+        return True
+
+
 def check_tensor_files(path: str | Path) -> list[str]:
     """Problems with a run's `weights.safetensors` and `masks.safetensors`, from their headers only
     (no tensor data is read; safetensors never executes code): [] when both open.
@@ -118,6 +126,8 @@ def check_tensor_files(path: str | Path) -> list[str]:
     problems = []
     for name in ("weights.safetensors", "masks.safetensors"):
         f = Path(path) / name
+        if name == "masks.safetensors" and not f.exists() and not _has_masks(Path(path)):
+            continue  # fine-tuning and HNET runs have no masks
         try:
             with safe_open(str(f), framework="pt") as h:
                 h.keys()

@@ -224,3 +224,24 @@ def test_one_claiming_rule_for_cli_and_app_folders(tmp_path) -> None:
     (a / "stray.txt").write_text("x")
     with pytest.raises(RunError, match="not empty"):
         check_out_dir(a, "run_dir", claimed=True)
+
+
+@pytest.mark.parametrize("config", [b"{not json", b"\xff\xfe", b"[]", b"[" * 100_000])
+def test_a_bundle_with_a_malformed_config_is_one_line(config: bytes, tmp_path) -> None:
+    buf = BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("config.json", config)
+        z.writestr("metrics.json", b"{}")
+    with pytest.raises(RunError, match="config.json in the bundle") as e:
+        import_bundle(buf.getvalue(), tmp_path / "runs")
+    assert "\n" not in str(e.value) and not (tmp_path / "runs").exists()
+
+
+def test_runs_without_masks_are_not_reported_damaged(tmp_path) -> None:
+    """Fine-tuning and HNET write no masks file: nothing is missing; a HyperMask run without it is."""
+    from pathlib import Path
+
+    pre = Path(__file__).resolve().parents[2] / "pretrained"
+    assert check_tensor_files(pre / "split-digits-finetune") == []
+    assert check_tensor_files(pre / "split-mnist-hnet") == []
+    assert check_tensor_files(pre / "split-digits-hypermask") == []
