@@ -33,7 +33,7 @@ from core import devices  # noqa: E402  (first: core sets the OpenMP environment
 import torch  # noqa: E402, I001
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from core.config import check_threads  # noqa: E402
-from core.data.benchmarks import CROP_PAD, BatchStream, make_benchmark  # noqa: E402
+from core.data.benchmarks import make_benchmark  # noqa: E402
 from core.data.sources import DataError  # noqa: E402
 from core.engine.step import TaskStep  # noqa: E402
 from core.methods import Method, build_method, parameter_total  # noqa: E402
@@ -78,8 +78,7 @@ def measure_task(cfg, bench, method: Method, task: int, iters: int, capture: boo
     device = method.device
     method.begin_task(task)
     step = TaskStep(method, bench, task, cfg.train.lr, capture=capture)
-    stream = BatchStream(bench.tasks[task].y_train.numel(), cfg.train.batch_size, torch.Generator().manual_seed(1),
-                         device, CROP_PAD if bench.augment else None)
+    stream = bench.batches(task, cfg.train.batch_size, torch.Generator().manual_seed(1))
     p = cfg.mask.sparsity
     for _ in range(10):  # warm-up, and the capture on CUDA
         step(*stream.next(), p)

@@ -40,24 +40,20 @@ def percentile(values: Tensor, p: float | Tensor) -> Tensor:
     n = flat.numel()
     if n == 0:
         raise ValueError("percentile of an empty tensor")
-    if isinstance(p, Tensor):
-        if flat.device.type == "cpu":
-            p = float(p)
-        else:
-            ordered = torch.sort(flat).values
-            pos = p.to(torch.float64) * ((n - 1) / 100.0)
-            lo = pos.floor().clamp(0, n - 1)
-            frac = (pos - lo).to(flat.dtype)
-            lo_i = lo.long().reshape(1)
-            # index_select, not ordered[lo_i]: a 0-d index tensor is read back to the host as an int
-            v_lo = ordered.index_select(0, lo_i)[0]
-            v_hi = ordered.index_select(0, (lo_i + 1).clamp(max=n - 1))[0]
-            return v_lo + (v_hi - v_lo) * frac
     if flat.device.type == "cpu":
-        return torch.tensor(_cpu_percentile(flat, p), dtype=flat.dtype)
-    lo, hi, frac = _order_statistics(n, p)
+        return torch.tensor(_cpu_percentile(flat, float(p)), dtype=flat.dtype)
+    if not isinstance(p, Tensor):
+        _order_statistics(n, p)  # range check
+        p = torch.full((), p, dtype=torch.float64, device=flat.device)  # a fill kernel: no host copy
     ordered = torch.sort(flat).values
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * frac
+    pos = p.to(torch.float64) * ((n - 1) / 100.0)
+    lo = pos.floor().clamp(0, n - 1)
+    frac = (pos - lo).to(flat.dtype)
+    lo_i = lo.long().reshape(1)
+    # index_select, not ordered[lo_i]: a 0-d index tensor is read back to the host as an int
+    v_lo = ordered.index_select(0, lo_i)[0]
+    v_hi = ordered.index_select(0, (lo_i + 1).clamp(max=n - 1))[0]
+    return v_lo + (v_hi - v_lo) * frac
 
 
 def _order_statistics(n: int, p: float) -> tuple[int, int, float]:

@@ -90,6 +90,13 @@ class Benchmark:
         self._test_cache.clear()
         return self
 
+    def batches(self, task: int, batch_size: int, generator: torch.Generator) -> "BatchStream":
+        """The training batches of `task` on the device its images are on, with random-crop offsets
+        when the stream augments (hypermask.md §7)."""
+        t = self.tasks[task]
+        return BatchStream(t.y_train.numel(), batch_size, generator, t.x_train.device,
+                           CROP_PAD if self.augment else None)
+
     def test_inputs(self, task: int) -> tuple[Tensor, Tensor]:
         """Prepared test inputs (cached) and labels of `task`."""
         if task not in self._test_cache:

@@ -23,7 +23,7 @@ from core import devices
 from core.runs import RunFiles
 from core.config import RunConfig
 from core.data.benchmarks import REGISTRY as BENCHMARK_REGISTRY
-from core.data.benchmarks import CROP_PAD, Benchmark, BatchStream, make_benchmark, stream_shape
+from core.data.benchmarks import Benchmark, make_benchmark, stream_shape
 from core.data.sources import check_source
 from core import events as ev
 from core.engine.step import TaskStep
@@ -214,15 +214,13 @@ def _train_tasks(cfg: RunConfig, method: Method, bench: Benchmark, state: _State
     n_iter, n_tasks = tc.iters_per_task, len(bench.tasks)
     gen = torch.Generator().manual_seed(tc.seed)
     sub = cfg.data.eval_subsample
-    device = method.device
     for t, task in enumerate(bench.tasks):
         t_start = time.perf_counter()
         send(ev.TaskStarted(t, state.steps))
         method.begin_task(t)
         step_fn = TaskStep(method, bench, t, tc.lr, capture=True,
                            ramp=mc.adaptive and t == 0 and mc.sparsity > 0)
-        stream = BatchStream(task.y_train.numel(), tc.batch_size, gen, device,
-                             CROP_PAD if bench.augment else None)
+        stream = bench.batches(t, tc.batch_size, gen)
         p = mc.sparsity
         for step in range(n_iter):
             if should_stop():

@@ -140,7 +140,7 @@ def test_captured_step_equals_the_eager_step(device: str, method_name: str) -> N
         for task in (0, 1):
             method.begin_task(task)
             step = TaskStep(method, bench, task, 1e-2, capture=capture, ramp=task == 0)
-            stream = BatchStream(bench.tasks[task].y_train.numel(), 16, gen, method.device)
+            stream = bench.batches(task, 16, gen)
             for i in range(8):
                 losses = step(*stream.next(), 30.0 * (i + 1) / 8 if task == 0 else 30.0)
             assert set(losses) == {"total", "ce", "r_hnet", "r_target"}
