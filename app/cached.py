@@ -16,7 +16,7 @@ import numpy as np
 import streamlit as st
 
 from app.components import projections
-from core import runs
+from core import events as ev, runs
 from core.runs import Run, RunError
 
 
@@ -54,12 +54,12 @@ def try_load_run(path: str | Path) -> tuple[Run | None, str | None]:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _events(path: str, stamp: float) -> list[dict[str, Any]]:
+def _events(path: str, stamp: float) -> list[ev.Event]:
     return runs.read_events(path)
 
 
-def events(path: str | Path) -> list[dict[str, Any]]:
-    """The run's events.jsonl as plain dicts (cached per modification time)."""
+def events(path: str | Path) -> list[ev.Event]:
+    """The run's events.jsonl as typed events (cached per modification time)."""
     p = Path(path)
     return _events(str(p.resolve()), _mtime(p / "events.jsonl"))
 

@@ -2,7 +2,7 @@
 
 Per browser session we keep: which live run the Train page is attached to, the run chosen on the
 Masks / Embeddings pages, the Compare page's group of runs, and for every live run this session
-watches a `LiveView` (its own cursor into `BackgroundRun.events_since` plus the records read so far).
+watches a `LiveView` (its own reader of the run folder's events.jsonl plus the events read so far).
 The runs themselves live in the process-wide registry behind `core.engine.launcher`, so a refresh or a
 second tab re-attaches instead of starting again.
 """
@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import streamlit as st
+
+from core import events as ev
+from core.runs import EventLog
 
 _LIVE = "_live_views"  # dict[run_dir, LiveView]
 _TRAIN_RUN = "_train_attached"  # str | None: run folder the Train page shows
@@ -30,11 +33,12 @@ T = TypeVar("T")
 
 @dataclass
 class LiveView:
-    """One session's view of one live run: cursor, event records (plain dicts), and
-    (wall time, global step) samples taken while polling, for the time-left estimate."""
+    """One session's view of one live run: its reader of the run folder's events.jsonl, the typed
+    events read so far, and (wall time, global step) samples taken while polling, for the time-left
+    estimate."""
 
-    cursor: int = 0
-    records: list[dict[str, Any]] = field(default_factory=list)
+    log: EventLog
+    events: list[ev.Event] = field(default_factory=list)
     samples: list[tuple[float, int]] = field(default_factory=list)
     terminal: bool = False
 
@@ -43,7 +47,7 @@ def live_view(run_dir: str) -> LiveView:
     """This session's LiveView of `run_dir` (created empty on first use)."""
     views: dict[str, LiveView] = st.session_state.setdefault(_LIVE, {})
     if run_dir not in views:
-        views[run_dir] = LiveView()
+        views[run_dir] = LiveView(EventLog(run_dir))
     return views[run_dir]
 
 

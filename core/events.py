@@ -1,9 +1,12 @@
-"""Training events: small immutable facts the loop sends to a sink (console, list, queue, app).
+"""Training events: the one vocabulary in which a run's data travels — from the training loop to its
+run folder's `events.jsonl` (one `to_json` line each), and from there, as these same typed events, to
+the CLI, the app's live views, a second browser tab and the tests (`core.runs.EventLog`,
+`core.runs.read_events`). State rebuilt from them (accuracy matrix so far, curves) is `core.run_state`.
 
 Payloads are plain Python numbers, strings, lists and dicts (never tensors), so events cross threads
-and processes safely and serialise to one JSON line each (`to_json` / `from_json`). The order is:
-RunStarted, then per task TaskStarted, StepLogged…, Evaluated…, TaskFinished; and last exactly one
-of RunFinished or RunFailed.
+and processes safely and serialise to JSON. The order is: RunStarted, then per task TaskStarted,
+StepLogged…, Evaluated…, TaskFinished; and last exactly one of RunFinished or RunFailed. Adding a
+field to an event means adding it here (with a default, so older run folders still read).
 """
 
 from __future__ import annotations
@@ -104,14 +107,46 @@ def to_dict(event: Event) -> dict[str, Any]:
     return dataclasses.asdict(event)
 
 
+#: The JSON type each annotation of the event fields stands for (bool is not an int here).
+_JSON_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,),
+                                            "bool": (bool,), "list": (list,), "dict": (dict,)}
+
+
+def _check_field(kind: str, name: str, annotation: str, value: Any) -> None:
+    """Raise ValueError unless `value` is of the JSON type `annotation` names ("int", "str | None",
+    "list[float]", …): a file a user supplies must not make a reader fail later, far from the cause."""
+    options = [a.strip().split("[")[0] for a in annotation.split("|")]
+    if value is None and "None" in options:
+        return
+    ok = any(isinstance(value, _JSON_TYPES.get(o, (object,))) for o in options)
+    if not ok or (isinstance(value, bool) and "bool" not in options):
+        raise ValueError(f"{kind}.{name} = {str(value)[:40]!r} is not {annotation}")
+    if isinstance(value, list) and "[" in annotation:  # list[float] (None allowed: not evaluated), list[dict]
+        item = annotation.split("[", 1)[1].split("[")[0].split("]")[0].split(",")[0].strip()
+        for v in value:
+            if not (v is None or isinstance(v, _JSON_TYPES.get(item, (object,)))) or isinstance(v, bool):
+                raise ValueError(f"{kind}.{name} holds {str(v)[:40]!r}, not {item}")
+
+
 def from_dict(d: dict[str, Any]) -> Event:
-    """Plain dict (as from `to_dict`) → event; raises `ValueError` on an unknown kind."""
+    """Plain dict (as from `to_dict`) → event. Unknown keys are ignored (a newer writer); missing keys
+    take the field's default.
+
+    Raises:
+        ValueError: an unknown kind, a missing field without default, or a field of the wrong JSON type.
+    """
     kind = d.get("kind")
     if kind not in _BY_KIND:
-        raise ValueError(f"unknown event kind {kind!r}")
+        raise ValueError(f"unknown event kind {str(kind)[:40]!r}")
     cls = _BY_KIND[kind]
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in d.items() if k in names})
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in d:
+            _check_field(kind, f.name, str(f.type), d[f.name])
+            values[f.name] = d[f.name]
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ValueError(f"{kind} lacks {f.name!r}")
+    return cls(**values)
 
 
 def to_json(event: Event) -> str:

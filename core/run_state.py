@@ -1,56 +1,67 @@
-"""A run's state rebuilt from its event records, once, for every reader: the training loop's metrics,
-the app's live views and charts, a second browser tab.
+"""A run's state rebuilt from its typed events (`core/events.py`), once, for every reader: the training
+loop's metrics, the app's live views and charts, the CLI, a second browser tab.
 
-Records are the plain dicts a run folder's `events.jsonl` holds (`core.runs.read_events`), which are
-`dataclasses.asdict` of the typed events in `core/events.py`, with their "kind". Every function is
-pure and tolerates a run in progress (rows still missing) and a log holding several runs (only the
-last one counts where that matters, see `current_run`).
+Events come from a run folder's `events.jsonl` (`core.runs.EventLog`, `core.runs.read_events`) or
+straight from the loop. Every function is pure and tolerates a run in progress (rows still missing)
+and a log holding several runs (only the last one counts where that matters, see `current_run`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-Record = Mapping[str, Any]
+from core import events as ev
+
 Matrix = list[list[float | None]]
 
 
-def current_run(records: Sequence[Record]) -> list[Record]:
-    """The records of the last run: everything from the last "run_started" on (all if none)."""
-    records = list(records)
-    starts = [i for i, e in enumerate(records) if e.get("kind") == "run_started"]
-    return records[starts[-1]:] if starts else records
+def current_run(events: Sequence[ev.Event]) -> list[ev.Event]:
+    """The events of the last run: everything from the last RunStarted on (all if none)."""
+    events = list(events)
+    starts = [i for i, e in enumerate(events) if isinstance(e, ev.RunStarted)]
+    return events[starts[-1]:] if starts else events
 
 
-def run_info(records: Sequence[Record]) -> tuple[int, int]:
-    """(number of tasks T, iterations per task) from the RunStarted record, (0, 0) before it arrives."""
-    for e in records:
-        if e.get("kind") == "run_started":
-            return int(e.get("n_tasks", 0)), int(e.get("iters_per_task", 0))
-    return 0, 0
+def run_info(events: Sequence[ev.Event]) -> tuple[int, int]:
+    """(number of tasks T, iterations per task) from the RunStarted event, (0, 0) before it arrives."""
+    start = next((e for e in events if isinstance(e, ev.RunStarted)), None)
+    return (start.n_tasks, start.iters_per_task) if start is not None else (0, 0)
 
 
-def last_step(records: Sequence[Record]) -> int:
-    """Latest global step (iterations over all tasks) reached in the records (0 if none)."""
-    for e in reversed(records):
-        if e.get("kind") in ("step_logged", "evaluated", "task_finished", "task_started"):
-            return int(e.get("global_step", 0))
-    return 0
+def run_dir(events: Sequence[ev.Event]) -> str | None:
+    """The run folder named by the RunStarted event (None before it, or for a run not saved)."""
+    return next((e.run_dir for e in events if isinstance(e, ev.RunStarted)), None)
 
 
-def terminal(records: Sequence[Record]) -> Record | None:
-    """The RunFinished or RunFailed record, if the run has ended."""
-    for e in reversed(records):
-        if e.get("kind") in ("run_finished", "run_failed"):
-            return e
-    return None
+_STEPPED = (ev.StepLogged, ev.Evaluated, ev.TaskFinished, ev.TaskStarted)
 
 
-def finished_rows(records: Sequence[Record]) -> list[list[float]]:
+def last_step(events: Sequence[ev.Event]) -> int:
+    """Latest global step (iterations over all tasks) reached in the events (0 if none)."""
+    return next((e.global_step for e in reversed(events) if isinstance(e, _STEPPED)), 0)
+
+
+def terminal(events: Sequence[ev.Event]) -> ev.RunFinished | ev.RunFailed | None:
+    """The RunFinished or RunFailed event, if the run has ended."""
+    return next((e for e in reversed(events) if isinstance(e, ev.TERMINAL)), None)
+
+
+def failure(events: Sequence[ev.Event]) -> str | None:
+    """The one-line message of a failed run, None for a run that has not failed."""
+    end = terminal(events)
+    return end.message if isinstance(end, ev.RunFailed) else None
+
+
+def final_metrics(events: Sequence[ev.Event]) -> dict | None:
+    """The metrics of a run that finished (RunFinished.result), None before."""
+    end = terminal(events)
+    return end.result if isinstance(end, ev.RunFinished) else None
+
+
+def finished_rows(events: Sequence[ev.Event]) -> list[list[float]]:
     """The rows of the accuracy matrix R[i, j] (accuracy on task j after training task i, fractions)
     of the tasks finished so far: a ragged lower triangle, as `core.metrics.summarize` takes it."""
-    return [list(e["acc_row"]) for e in records if e.get("kind") == "task_finished"]
+    return [list(e.acc_row) for e in events if isinstance(e, ev.TaskFinished)]
 
 
 def padded_matrix(rows: Sequence[Sequence[float | None]], n_tasks: int) -> Matrix:
@@ -60,28 +71,38 @@ def padded_matrix(rows: Sequence[Sequence[float | None]], n_tasks: int) -> Matri
     return [list(r) + [None] * (n - len(r)) for r in rows] + [[None] * n for _ in range(n - len(rows))]
 
 
-def accuracy_matrix(records: Sequence[Record]) -> Matrix:
+def accuracy_matrix(events: Sequence[ev.Event]) -> Matrix:
     """The accuracy matrix R so far, T × T with None where not (yet) defined."""
-    return padded_matrix(finished_rows(records), run_info(records)[0])
+    return padded_matrix(finished_rows(events), run_info(events)[0])
 
 
-def task_switches(records: Sequence[Record]) -> list[tuple[int, int]]:
-    """(task, global step) of every "task_started" record, in order."""
-    return [(int(e["task"]), int(e["global_step"])) for e in records if e.get("kind") == "task_started"]
+def task_switches(events: Sequence[ev.Event]) -> list[tuple[int, int]]:
+    """(task, global step) of every TaskStarted event, in order."""
+    return [(e.task, e.global_step) for e in events if isinstance(e, ev.TaskStarted)]
 
 
-def eval_curves(records: Sequence[Record]) -> dict[int, dict[str, list]]:
-    """Forgetting curves: for each task j, from the periodic "evaluated" records, the global steps
-    ("x"), accuracies ("y", fractions), and the task being trained and its step at each point
-    ("train_task", "step")."""
+def loss_steps(events: Sequence[ev.Event]) -> list[ev.StepLogged]:
+    """The StepLogged events (loss terms per logged step), in order."""
+    return [e for e in events if isinstance(e, ev.StepLogged)]
+
+
+def eval_curves(events: Sequence[ev.Event]) -> dict[int, dict[str, list]]:
+    """Forgetting curves: for each task j, from the periodic Evaluated events, the global steps
+    ("x"), accuracies ("y", fractions; None where not evaluated), and the task being trained and its
+    step at each point ("train_task", "step")."""
     curves: dict[int, dict[str, list]] = {}
-    for e in records:
-        if e.get("kind") != "evaluated":
+    for e in events:
+        if not isinstance(e, ev.Evaluated):
             continue
-        for j, acc in enumerate(e.get("accuracies") or []):
+        for j, acc in enumerate(e.accuracies):
             c = curves.setdefault(j, {"x": [], "y": [], "train_task": [], "step": []})
-            c["x"].append(int(e["global_step"]))
+            c["x"].append(e.global_step)
             c["y"].append(None if acc is None else float(acc))
-            c["train_task"].append(int(e.get("task", -1)))
-            c["step"].append(int(e.get("step", -1)))
+            c["train_task"].append(e.task)
+            c["step"].append(e.step)
     return dict(sorted(curves.items()))
+
+
+def counts(events: Sequence[ev.Event], kinds: Sequence[type]) -> tuple[int, ...]:
+    """How many events of each type in `kinds` (what a chart drawn from them depends on)."""
+    return tuple(sum(isinstance(e, k) for e in events) for k in kinds)

@@ -10,22 +10,22 @@ import streamlit as st
 
 from app import state
 from app.components import charts, live, ui
-from core import run_state
+from core import events as ev, run_state
 from core.metrics import summarize
 
 BASELINE = "Fine-tuning"
 
 
-def partial_metrics(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def partial_metrics(events: Sequence[ev.Event]) -> dict[str, Any]:
     """ACC, BWT, forgetting over the tasks finished so far (final metrics once the run is over)."""
-    end = run_state.terminal(records)
-    if end is not None and end.get("kind") == "run_finished" and end.get("result", {}).get("avg_acc") is not None:
-        return dict(end["result"])
-    rows = run_state.finished_rows(records)
+    final = run_state.final_metrics(events)
+    if final is not None and final.get("avg_acc") is not None:
+        return dict(final)
+    rows = run_state.finished_rows(events)
     return summarize(rows) if rows else {}
 
 
-def _metrics_section(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str,
+def _metrics_section(runs: Mapping[str, Sequence[ev.Event]], prefix: str,
                      figure: Callable[[str, tuple[str, ...], Callable[[], Any]], Any]) -> None:
     """ACC / BWT / forgetting / FWT of each run (deltas against fine-tuning once all runs have finished
     the same number of tasks) and their bar chart (key `<prefix>_metrics`)."""
@@ -48,11 +48,11 @@ def _metrics_section(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: st
                  "Average accuracy (ACC), backward transfer (BWT) and forgetting per method, in %.", in_place=True)
 
 
-def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str,
+def draw_comparison(runs: Mapping[str, Sequence[ev.Event]], prefix: str,
                     statuses: Mapping[str, str] | None = None,
                     samples: Mapping[str, Sequence[tuple[float, int]]] | None = None,
                     matrices_folded: bool = False) -> None:
-    """Draw the comparison of `runs` (label → event records of one run each).
+    """Draw the comparison of `runs` (label → typed events of one run each).
 
     Element keys: `<prefix>_forgetting`, `<prefix>_metrics`, `<prefix>_acc_<k>` (k = 0, 1, …).
     With `statuses` (live comparisons), a progress bar per run is shown and each figure is rebuilt only
@@ -70,7 +70,7 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
             if not recs:
                 st.warning(f"{label}: no training events could be read from its events.jsonl (missing, empty "
                            "or not JSON lines), so it has no curves or metrics here.", icon=":material/warning:")
-            elif not any(r.get("kind") == "evaluated" for r in recs):
+            elif not any(isinstance(e, ev.Evaluated) for e in recs):
                 st.caption(f"{label} has no evaluation to draw: it ended before its first.")
     totals = [run_state.run_info(r) for r in runs.values()]
     total = max((n * i for n, i in totals), default=0) or None
@@ -83,9 +83,9 @@ def draw_comparison(runs: Mapping[str, Sequence[Mapping[str, Any]]], prefix: str
                 st_ = statuses.get(label, "")
                 frac, text = live.progress(recs, (samples or {}).get(label, []), st_)
                 st.progress(frac, text=f"**{label}** ({ui.STATUS_ICONS.get(st_, '')} {st_}) · {text}")
-                end = run_state.terminal(recs)
-                if end is not None and end.get("kind") == "run_failed":
-                    st.error(f"{label} failed: {end.get('message', '')}")
+                message = run_state.failure(recs)
+                if message is not None:
+                    st.error(f"{label} failed: {message}")
     n_tasks = max((n for n, _ in totals), default=0)
 
     def figure(key: str, kinds: tuple[str, ...], build: Callable[[], Any]) -> Any:

@@ -1,17 +1,17 @@
-"""Live training views: a polling fragment over `BackgroundRun.events_since`, the run control buttons,
+"""Live training views: a polling fragment over the run folder's events.jsonl, the run control buttons,
 and progress. Starting and steering runs is `core.engine.launcher` (no UI); a run's state from its
-records is `core.run_state`.
+events is `core.run_state`.
 
-Following style.md ("Live training in the UI"): the worker thread never calls Streamlit; this module
-reads the run's event list from the session's own cursor (`state.LiveView`), so any number of tabs
-can watch one run. The fragment is declared with `run_every` while a run is live; when the terminal
+Following style.md ("Live training in the UI"): the training process never calls Streamlit; this
+module reads the typed events the run has written to its folder through the session's own reader
+(`state.LiveView`, `core.runs.EventLog`), so any number of tabs can watch one run. The fragment is declared with `run_every` while a run is live; when the terminal
 event arrives it calls a full-app `st.rerun()`, which re-declares it with `run_every=None`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
@@ -19,7 +19,7 @@ import streamlit as st
 from app import cached, state
 from core import events as ev
 from core.engine import launcher
-from core.run_state import last_step, run_info, terminal
+from core import run_state
 
 REFRESH_S = 0.4  # fragment refresh interval while a run is live (2.5 refreshes a second)
 LIVE_VIEW_KEY = "hm_live_view"  # the container of a page's live fragment (one per page)
@@ -33,35 +33,27 @@ _RATE_WINDOW_S = 30.0
 
 # ---- pure helpers -------------------------------------------------------------------------------
 # The events each live chart is drawn from: its figure is rebuilt only when their counts change.
-FC_KINDS = ("task_started", "evaluated")  # forgetting curves
-LOSS_KINDS = ("task_started", "step_logged")  # loss terms
-ACC_KINDS = ("task_finished",)  # accuracy matrix, metrics
+FC_KINDS = (ev.TaskStarted, ev.Evaluated)  # forgetting curves
+LOSS_KINDS = (ev.TaskStarted, ev.StepLogged)  # loss terms
+ACC_KINDS = (ev.TaskFinished,)  # accuracy matrix, metrics
 
 
-def signature(records: Sequence[Mapping[str, Any]], kinds: Sequence[str]) -> tuple[Any, ...]:
+def signature(events: Sequence[ev.Event], kinds: Sequence[type]) -> tuple[Any, ...]:
     """What a chart drawn from the `kinds` events of one run depends on: the run folder named by its
-    RunStarted event, the number of records of each kind, and whether the run has ended. Equal
+    RunStarted event, the number of events of each kind, and whether the run has ended. Equal
     signatures mean an identical figure (for `state.memo_figure`)."""
-    counts = dict.fromkeys(kinds, 0)
-    run_dir = None
-    for e in records:
-        k = e.get("kind")
-        if k in counts:
-            counts[k] += 1
-        elif k == "run_started":
-            run_dir = e.get("run_dir")
-    return (run_dir, *counts.values(), terminal(records) is not None)
+    return (run_state.run_dir(events), *run_state.counts(events, kinds), run_state.terminal(events) is not None)
 
 
-def progress(records: Sequence[Mapping[str, Any]], samples: Sequence[tuple[float, int]],
+def progress(events: Sequence[ev.Event], samples: Sequence[tuple[float, int]],
              status: str) -> tuple[float, str]:
     """(fraction done, text) for a progress bar: global step against n_tasks · iters_per_task and
     an estimate of the time left from the steps per second seen while polling (last 30 s)."""
-    n_tasks, iters = run_info(records)
+    n_tasks, iters = run_state.run_info(events)
     total = n_tasks * iters
     if total <= 0:
         return 0.0, "preparing the task stream…"
-    done = min(last_step(records), total)
+    done = min(run_state.last_step(events), total)
     task = min(done // max(iters, 1), n_tasks - 1)
     # tasks are numbered from 0, as in the charts ("task 2 (3 of 5)")
     text = f"iteration {done:,} / {total:,} · task {task} ({task + 1} of {n_tasks})"
@@ -92,18 +84,15 @@ def _duration(seconds: float) -> str:
 
 # ---- session side ---------------------------------------------------------------------------
 def sync(run_dir: str) -> state.LiveView:
-    """Read the run's new events into this session's LiveView (no-op for runs not that this server started (launcher))."""
+    """Read the events the run has appended to its events.jsonl since this session's last read into
+    its LiveView (and a progress sample while the run trains)."""
     view = state.live_view(run_dir)
+    new = view.log.read_new()
+    view.events += new
+    view.terminal = view.terminal or any(ev.is_terminal(e) for e in new)
     run = launcher.get(run_dir)
-    if run is None:
-        return view
-    new, view.cursor = run.events_since(view.cursor)
-    for e in new:
-        d = ev.to_dict(e)
-        view.records.append(d)
-        view.terminal = view.terminal or d["kind"] in ("run_finished", "run_failed")
-    if run.status() == "running":
-        view.samples.append((time.time(), last_step(view.records)))
+    if run is not None and run.status() == "running":
+        view.samples.append((time.time(), run_state.last_step(view.events)))
         del view.samples[:-200]
     else:
         view.samples.clear()
@@ -111,15 +100,17 @@ def sync(run_dir: str) -> state.LiveView:
 
 
 def is_live(run_dir: str) -> bool:
-    """A run that this server started (launcher) whose worker is alive and whose terminal event this session has not read."""
+    """A run this server started (launcher) whose training process is alive and whose terminal event
+    this session has not read."""
     run = launcher.get(run_dir)
     return run is not None and run.alive and not state.live_view(run_dir).terminal
 
 
-def records(run_dir: str) -> list[dict[str, Any]]:
-    """Event records of a run: from the live run when it is that this server started (launcher), else from events.jsonl."""
+def events(run_dir: str) -> list[ev.Event]:
+    """The typed events of a run: read as they arrive for a run this server trains (launcher), else
+    all of events.jsonl at once (cached per modification time)."""
     if launcher.get(run_dir) is not None:
-        return sync(run_dir).records
+        return sync(run_dir).events
     return cached.events(run_dir)
 
 
@@ -153,7 +144,7 @@ def controls(run_dirs: Sequence[str], prefix: str) -> None:
 def live_fragment(run_dirs: Sequence[str], body: Callable[[], None]) -> None:
     """Draw `body` in a fragment that refreshes every REFRESH_S seconds while any run is live.
 
-    `body` reads the records itself (via `records`). When the last live run's terminal event has
+    `body` reads the events itself (via `events`). When the last live run's terminal event has
     been read, a full-app rerun re-declares the fragment without auto-refresh.
     """
     dirs = list(run_dirs)

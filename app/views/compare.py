@@ -47,7 +47,7 @@ def _unique(label: str, used: set[str]) -> str:
 def _live_group_body(group: list[str]) -> None:
     used: set[str] = set()
     labels = {d: _label(d, used) for d in group}
-    runs = {labels[d]: live.records(d) for d in group}
+    runs = {labels[d]: live.events(d) for d in group}
     statuses = {labels[d]: live.status(d) for d in group}
     samples = {labels[d]: state.live_view(d).samples for d in group}
     live.controls(group, "compare")
@@ -73,7 +73,7 @@ def _saved_comparison() -> None:
     used: set[str] = set()
     data = {}
     for p in chosen:
-        data[_unique(METHOD_LABELS.get(by_path[p].method, by_path[p].method), used)] = live.records(p)
+        data[_unique(METHOD_LABELS.get(by_path[p].method, by_path[p].method), used)] = live.events(p)
     if len({by_path[p].benchmark for p in chosen}) > 1:
         st.warning("These runs use different task streams; their curves are not directly comparable.")
     draw_comparison(data, "compare_saved")
@@ -104,7 +104,7 @@ def main() -> None:
         res = compare_config_ui("compare")
         n = len(res.configs or {})
         if n and not problem:
-            launcher.prewarm(n)  # one ready process per method: the runs start together, at once
+            launcher.prewarm()  # the runs start at once when Start is pressed
         st.button(f"Start comparison ({n} runs)" if n else "Start comparison", key="compare_start",
                   type="primary", icon=":material/rocket_launch:", disabled=res.configs is None or bool(problem),
                   on_click=_start, args=(res.configs,))

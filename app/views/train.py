@@ -15,7 +15,7 @@ from app import paths, state
 from app.components import charts, live, ui
 from app.components.compare_view import partial_metrics
 from app.components.config_form import METHOD_LABELS, train_config_ui
-from core import run_state
+from core import events as ev, run_state
 from core.config import RunConfig
 from core.engine import launcher
 from core.runs import RunError
@@ -63,7 +63,7 @@ def _attach_ui() -> str | None:
 
 def _live_body(run_dir: str) -> None:
     view = state.live_view(run_dir)
-    recs = live.records(run_dir)
+    recs = live.events(run_dir)
     status = live.status(run_dir)
     run = launcher.get(run_dir)
     label = run.cfg.label if run is not None else Path(run_dir).name
@@ -72,10 +72,10 @@ def _live_body(run_dir: str) -> None:
     frac, text = live.progress(recs, view.samples, status)
     st.progress(frac, text=text)
     end = run_state.terminal(recs)
-    if end is not None and end.get("kind") == "run_failed":
-        st.error(f"Training failed: {end.get('message', '')}")
+    if isinstance(end, ev.RunFailed):
+        st.error(f"Training failed: {end.message}")
         with st.expander("Traceback", key="train_traceback"):
-            st.code(end.get("traceback", ""), language="text")
+            st.code(end.traceback, language="text")
     n_tasks, iters = run_state.run_info(recs)
     total = n_tasks * iters or None
     # The forgetting curves take the full width (the chart the page is for, readable on a small
@@ -131,7 +131,7 @@ def main() -> None:
                   disabled=res.config is None or bool(problem),
                   on_click=_start, args=(res.config,))
     if not problem:
-        launcher.prewarm(1)  # the next Start trains at once
+        launcher.prewarm()  # the next Start trains at once
     if current is None:
         st.info("No live run. Configure one above and press **Start training**; Split Digits · demo takes about "
                 "15 seconds. Saved runs are on the **Runs** page, the pretrained comparison on the **Overview** page.")

@@ -1,5 +1,5 @@
 """Starting and steering the app's training runs, with no UI: the live-run limit, new run folders,
-compare groups, spare processes, and pause / resume / step / stop. Pages call this module, never the
+compare groups, getting training processes ready, and pause / resume / step / stop. Pages call this module, never the
 registry of `core/engine/runner.py` directly; it is tested without a browser (tests/core/test_launcher.py).
 
 State is process-wide, like the registry, so that every browser session of one server (a refresh, a
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from core.config import RunConfig
 from core.engine.runner import REGISTRY, BackgroundRun
-from core.engine.spares import SPARES
+from core.engine import processes
 from core.runs import new_run_dir
 
 MAX_LIVE_RUNS = 4  # refuse to start more concurrent runs than this (small CPUs)
@@ -74,8 +74,7 @@ def start_runs(configs: Sequence[RunConfig], root: str | Path, threads: int | No
     try:
         for cfg in configs:
             dirs.append(str(new_run_dir(root, cfg).resolve()))
-            REGISTRY.start(cfg, dirs[-1], threads=threads, process=True)
-        SPARES.close()  # spares left over (e.g. from Compare) would sit on memory while these train
+            REGISTRY.start(cfg, dirs[-1], threads=threads)
     except Exception:
         control(dirs, "stop")
         for d in dirs:
@@ -92,14 +91,13 @@ def start_runs(configs: Sequence[RunConfig], root: str | Path, threads: int | No
     return dirs
 
 
-def prewarm(count: int) -> None:
-    """Get ready for a Start while the user fills in a form: keep `count` spare training processes
-    (`core.engine.spares.SPARES`, about 0.4 GB each; without one a run spends 3.5 s importing before
-    its first step), and import the training loop here too (PyTorch, 1.3 s), which `start_runs`
-    checks each run with. Spares only while nothing trains: their imports would take CPU from it."""
+def prewarm() -> None:
+    """Get ready for a Start while the user fills in a form: start the forkserver training processes
+    are forked from (`core.engine.processes`; it imports PyTorch and the loop once, about 3.5 s on
+    2 cores, so a run trains at once), and import the training loop here too (PyTorch, 1.3 s), which
+    `start_runs` checks each run with. Both in the background; cheap once done."""
     _import_training_loop_once()
-    if not REGISTRY.active():
-        SPARES.fill(max(0, min(count, MAX_LIVE_RUNS)))
+    processes.warm_up()
 
 
 @functools.cache

@@ -13,18 +13,19 @@ JSON and safetensors only: loading a run never executes code. Files are written 
 and renamed, after every task, so an interrupted run keeps its completed tasks.
 
 Modules: layout (file names, RunError, atomic writes), claim (a new folder), writer (RunFiles, used by
-the training loop), reader (config, metrics, events, tensors, `load_run`), listing (summaries,
+the training loop), event_log (typed events, read incrementally: the live channel), reader (config, metrics, tensors, `load_run`), listing (summaries,
 deletion), bundles (zip export and checked import).
 """
 
 from core.runs.bundles import MAX_BUNDLE_BYTES, export_bundle, import_bundle
+from core.runs.event_log import EventLog, read_events
 from core.runs.claim import LOCK_FILE, check_out_dir, claim_run_dir, new_run_dir
 from core.runs.layout import RUN_FILES, RunError
 from core.runs.listing import RunSummary, delete_run, early_failure, list_runs, summarize_run
-from core.runs.reader import Run, check_tensor_files, load_run, read_config, read_events, read_metrics
+from core.runs.reader import Run, check_tensor_files, load_run, read_config, read_metrics
 from core.runs.writer import RunFiles, record_failure
 
-__all__ = ["MAX_BUNDLE_BYTES", "LOCK_FILE", "RUN_FILES", "Run", "RunError", "RunFiles", "RunSummary",
+__all__ = ["EventLog", "MAX_BUNDLE_BYTES", "LOCK_FILE", "RUN_FILES", "Run", "RunError", "RunFiles", "RunSummary",
            "check_out_dir", "check_tensor_files", "claim_run_dir", "delete_run", "early_failure",
            "export_bundle", "import_bundle", "list_runs", "load_run", "new_run_dir", "read_config",
            "read_events", "read_metrics", "record_failure", "summarize_run"]

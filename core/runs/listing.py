@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.runs.layout import RunError
-from core.runs.reader import read_config, read_events, read_metrics
+from core import events as ev
+from core.runs.event_log import read_events
+from core.runs.reader import read_config, read_metrics
 
 
 @dataclass(frozen=True)
@@ -33,13 +35,8 @@ def early_failure(path: str | Path) -> str | None:
     p = Path(path)
     if (p / "config.json").exists() or not (p / "events.jsonl").is_file():
         return None
-    try:
-        failed = [e for e in read_events(p) if e.get("kind") == "run_failed"]
-    except (RunError, OSError):
-        return None
-    if not failed:
-        return None
-    return str(failed[-1].get("message") or "no message")
+    failed = [e for e in read_events(p) if isinstance(e, ev.RunFailed)]
+    return (failed[-1].message or "no message") if failed else None
 
 
 def summarize_run(path: str | Path) -> RunSummary:

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core import events as ev
 from core.config import FORMAT_VERSION, RunConfig
+from core.runs.event_log import read_events
 from core.runs.layout import RunError
 
 if TYPE_CHECKING:
@@ -70,23 +72,6 @@ def read_metrics(path: str | Path) -> dict[str, Any]:
     data = _read_json(Path(path) / "metrics.json")
     _validate_metrics(data)
     return data
-
-
-def read_events(path: str | Path) -> list[dict[str, Any]]:
-    """All events of a run as plain dicts; a torn last line (interrupted write) is skipped."""
-    out: list[dict[str, Any]] = []
-    p = Path(path) / "events.jsonl"
-    if not p.exists():
-        return out
-    with open(p, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(d, dict) and "kind" in d:
-                out.append(d)
-    return out
 
 
 def _tensor_file_error(path: Path, e: Exception) -> RunError:
@@ -150,7 +135,8 @@ class Run:
     def tasks_done(self) -> int:
         return int(self.metrics.get("tasks_done", 0))
 
-    def events(self) -> list[dict[str, Any]]:
+    def events(self) -> list[ev.Event]:
+        """The run's training events (events.jsonl), typed."""
         return read_events(self.path)
 
 

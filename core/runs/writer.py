@@ -51,20 +51,20 @@ class RunFiles:
 
 
 def record_failure(path: str | Path, event: ev.RunFailed) -> None:
-    """Best effort, for a run whose writer died without ending it (e.g. a killed training process):
-    append `event` to events.jsonl (on a line of its own if the last line was torn mid-write) and
-    set metrics.json's status to "failed" if it still says "running". Never raises; a folder without
-    those files is left alone."""
+    """Best effort, for a run whose writer died without ending it (e.g. a killed training process, or
+    one that never started): append `event` to events.jsonl (creating it; on a line of its own if the
+    last line was torn mid-write) and set metrics.json's status to "failed" if it still says
+    "running". Never raises; nothing is written unless the folder exists."""
     path = Path(path)
     try:
-        log = path / "events.jsonl"
-        if log.exists():
-            with open(log, "rb+") as f:
-                torn = False
-                if f.seek(0, os.SEEK_END) > 0:
-                    f.seek(-1, os.SEEK_END)
-                    torn = f.read(1) != b"\n"
-                f.write((("\n" if torn else "") + ev.to_json(event) + "\n").encode("utf-8"))
+        if not path.is_dir():
+            return
+        with open(path / "events.jsonl", "ab+") as f:
+            torn = False
+            if f.seek(0, os.SEEK_END) > 0:
+                f.seek(-1, os.SEEK_END)
+                torn = f.read(1) != b"\n"
+            f.write((("\n" if torn else "") + ev.to_json(event) + "\n").encode("utf-8"))
         metrics_path = path / "metrics.json"
         if metrics_path.exists():
             metrics = json.loads(metrics_path.read_text(encoding="utf-8"))

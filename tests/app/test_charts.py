@@ -10,31 +10,29 @@ import plotly.graph_objects as go
 import pytest
 
 from app.components import charts
+from core import events as E
 
 
-def _events_two_tasks() -> list[dict]:
-    """Hand-built event list of a 2-task run (evaluations every 50 steps)."""
+def _events_two_tasks() -> list[E.Event]:
+    """Hand-built events of a 2-task run (evaluations every 50 steps)."""
     losses = lambda ce, rh, rt: {"total": ce + rh + rt, "ce": ce, "r_hnet": rh, "r_target": rt,
                                  "sparsity": 0.0}
     return [
-        {"kind": "run_started", "config": {}, "run_dir": None, "n_tasks": 2, "iters_per_task": 100,
-         "info": {}},
-        {"kind": "task_started", "task": 0, "global_step": 0},
-        {"kind": "step_logged", "task": 0, "step": 0, "global_step": 0, "losses": losses(2.0, 0.0, 0.0)},
-        {"kind": "step_logged", "task": 0, "step": 49, "global_step": 49, "losses": losses(1.0, 0.0, 0.0)},
-        {"kind": "evaluated", "task": 0, "step": 49, "global_step": 50, "accuracies": [0.6]},
-        {"kind": "evaluated", "task": 0, "step": 99, "global_step": 100, "accuracies": [0.9]},
-        {"kind": "task_finished", "task": 0, "global_step": 100, "acc_row": [0.91],
-         "mask_stats": [{"layer": "fc1", "sparsity": 0.3, "mean": 0.2}], "seconds": 1.0},
-        {"kind": "task_started", "task": 1, "global_step": 100},
-        {"kind": "step_logged", "task": 1, "step": 0, "global_step": 100, "losses": losses(2.2, 0.01, 0.1)},
-        {"kind": "step_logged", "task": 1, "step": 49, "global_step": 149, "losses": losses(0.8, 0.02, 0.05)},
-        {"kind": "evaluated", "task": 1, "step": 49, "global_step": 150, "accuracies": [0.85, 0.5]},
-        {"kind": "evaluated", "task": 1, "step": 99, "global_step": 200, "accuracies": [0.8, 0.95]},
-        {"kind": "task_finished", "task": 1, "global_step": 200, "acc_row": [0.82, 0.96],
-         "mask_stats": [], "seconds": 1.0},
-        {"kind": "run_finished", "result": {"avg_acc": 0.89, "bwt": -0.09, "forgetting": 0.09},
-         "stopped": False},
+        E.RunStarted(config={}, run_dir=None, n_tasks=2, iters_per_task=100),
+        E.TaskStarted(task=0, global_step=0),
+        E.StepLogged(task=0, step=0, global_step=0, losses=losses(2.0, 0.0, 0.0)),
+        E.StepLogged(task=0, step=49, global_step=49, losses=losses(1.0, 0.0, 0.0)),
+        E.Evaluated(task=0, step=49, global_step=50, accuracies=[0.6]),
+        E.Evaluated(task=0, step=99, global_step=100, accuracies=[0.9]),
+        E.TaskFinished(task=0, global_step=100, acc_row=[0.91],
+                        mask_stats=[{"layer": "fc1", "sparsity": 0.3, "mean": 0.2}], seconds=1.0),
+        E.TaskStarted(task=1, global_step=100),
+        E.StepLogged(task=1, step=0, global_step=100, losses=losses(2.2, 0.01, 0.1)),
+        E.StepLogged(task=1, step=49, global_step=149, losses=losses(0.8, 0.02, 0.05)),
+        E.Evaluated(task=1, step=49, global_step=150, accuracies=[0.85, 0.5]),
+        E.Evaluated(task=1, step=99, global_step=200, accuracies=[0.8, 0.95]),
+        E.TaskFinished(task=1, global_step=200, acc_row=[0.82, 0.96], mask_stats=[], seconds=1.0),
+        E.RunFinished(result={"avg_acc": 0.89, "bwt": -0.09, "forgetting": 0.09}, stopped=False),
     ]
 
 
@@ -70,7 +68,7 @@ def test_module_imports_only_plotly_numpy():
     assert "streamlit" not in mods and "torch" not in mods
     assert mods <= {"__future__", "functools", "math", "threading", "collections", "typing", "numpy", "plotly",
                     "core.run_state", *(f"app.components.charts.{f.stem}" for f in files)}
-    assert imports(run_state.__file__) <= {"__future__", "collections.abc", "typing"}
+    assert imports(run_state.__file__) <= {"__future__", "collections.abc", "typing", "core"}
 
 
 def test_plotly_config():
@@ -163,9 +161,9 @@ def test_loss_of_exactly_zero_is_a_gap_not_a_joined_line():
     """A cross-entropy of exactly 0 mid-run (an easy task) cannot be drawn on a log axis: the line
     breaks there instead of joining the points on either side (which drew a false rising diagonal)."""
     vals = [0.5, 0.0, 0.0, 0.4, float("nan"), 0.3]
-    ev = [{"kind": "step_logged", "task": 0, "step": i, "global_step": i,
-           "losses": {"ce": v, "r_hnet": 0.0, "r_target": 0.0, "total": 1.0}} for i, v in enumerate(vals)]
-    ce = charts.loss_curves(ev).data[0]
+    steps = [E.StepLogged(task=0, step=i, global_step=i, losses={"ce": v, "r_hnet": 0.0, "r_target": 0.0,
+                                                                  "total": 1.0}) for i, v in enumerate(vals)]
+    ce = charts.loss_curves(steps).data[0]
     assert list(ce.x) == [0, 1, 2, 3, 4, 5] and list(ce.y) == [0.5, None, None, 0.4, None, 0.3]
     assert not ce.connectgaps
 
@@ -178,10 +176,9 @@ def test_metric_bars_keep_each_methods_colour_and_legend():
 
 
 def test_loss_curves_downsample():
-    ev = [{"kind": "step_logged", "task": 0, "step": i, "global_step": i,
-           "losses": {"total": 1.0 + i, "ce": 1.0, "r_hnet": 0.0, "r_target": 0.0}}
-          for i in range(1000)]
-    fig = charts.loss_curves(ev, max_points=100)
+    steps = [E.StepLogged(task=0, step=i, global_step=i,
+                           losses={"total": 1.0 + i, "ce": 1.0, "r_hnet": 0.0, "r_target": 0.0}) for i in range(1000)]
+    fig = charts.loss_curves(steps, max_points=100)
     assert len(fig.data[0].x) <= 101
     assert fig.data[3].x[-1] == 999
     assert len(fig.data[1].x) == 0  # all-zero term kept as an (empty) trace

@@ -3,6 +3,7 @@ component's bundle, the lock between figures and the pandas import, and the app'
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -16,18 +17,19 @@ from streamlit.testing.v1 import AppTest
 
 from app import paths
 from app.components import charts, live, plotly_frame
+from core import events as E
 
 ROOT = Path(__file__).resolve().parents[2]
 
 FC = live.FC_KINDS
 
 
-def _events() -> list[dict]:
+def _events() -> list[E.Event]:
     return [
-        {"kind": "run_started", "config": {}, "run_dir": "/runs/a", "n_tasks": 2, "iters_per_task": 10, "info": {}},
-        {"kind": "task_started", "task": 0, "global_step": 0},
-        {"kind": "step_logged", "task": 0, "step": 0, "global_step": 0, "losses": {"ce": 1.0}},
-        {"kind": "evaluated", "task": 0, "step": 4, "global_step": 5, "accuracies": [0.5]},
+        E.RunStarted(config={}, run_dir="/runs/a", n_tasks=2, iters_per_task=10),
+        E.TaskStarted(task=0, global_step=0),
+        E.StepLogged(task=0, step=0, global_step=0, losses={"ce": 1.0}),
+        E.Evaluated(task=0, step=4, global_step=5, accuracies=[0.5]),
     ]
 
 
@@ -35,13 +37,13 @@ def test_signature_follows_only_the_events_a_chart_is_drawn_from() -> None:
     ev = _events()
     sig = live.signature(ev, FC)
     assert sig == ("/runs/a", 1, 1, False)
-    assert live.signature(ev + [{"kind": "step_logged", "task": 0, "step": 5, "global_step": 5,
-                                 "losses": {"ce": 0.9}}], FC) == sig  # a loss step: same figure
-    more = ev + [{"kind": "evaluated", "task": 0, "step": 9, "global_step": 10, "accuracies": [0.7]}]
+    assert live.signature(ev + [E.StepLogged(task=0, step=5, global_step=5, losses={"ce": 0.9})],
+                          FC) == sig  # a loss step: same figure
+    more = ev + [E.Evaluated(task=0, step=9, global_step=10, accuracies=[0.7])]
     assert live.signature(more, FC) == ("/runs/a", 1, 2, False)
-    ended = ev + [{"kind": "run_finished", "result": {}, "stopped": True}]
+    ended = ev + [E.RunFinished(result={}, stopped=True)]
     assert live.signature(ended, FC)[-1] is True
-    other = [dict(ev[0], run_dir="/runs/b"), *ev[1:]]
+    other = [dataclasses.replace(ev[0], run_dir="/runs/b"), *ev[1:]]
     assert live.signature(other, FC) != sig  # same counts, another run: not the same figure
 
 
@@ -92,7 +94,7 @@ def test_vendored_bundle_draws_every_chart_of_the_default_and_live_pages() -> No
     assert version.group(1) == plotly.offline.get_plotlyjs_version().split(".")[0]
     assert set(re.findall(r'moduleType:"trace",name:"(\w+)"', bundle)) == plotly_frame.TRACE_TYPES
     assert (plotly_frame.STATIC_DIR / "PLOTLY_LICENSE.txt").read_text().count("MIT License") == 1
-    ev = _events() + [{"kind": "task_finished", "task": 0, "global_step": 10, "acc_row": [0.9]}]
+    ev = _events() + [E.TaskFinished(task=0, global_step=10, acc_row=[0.9], mask_stats=[], seconds=1.0)]
     for fig in (charts.compare_forgetting({"HyperMask": ev, "Fine-tuning": ev}), charts.forgetting_curves(ev),
                 charts.loss_curves(ev), charts.accuracy_matrix_heatmap([[0.9]]),
                 charts.metric_bars({"HyperMask": {"avg_acc": 0.9, "bwt": 0.0, "forgetting": 0.0}})):
@@ -148,8 +150,8 @@ def test_train_threads_default_and_bad_values(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_time_left_ignores_the_seconds_before_the_first_step() -> None:
-    recs = [{"kind": "run_started", "n_tasks": 2, "iters_per_task": 500},
-            {"kind": "step_logged", "task": 1, "step": 0, "global_step": 500, "losses": {}}]
+    recs = [E.RunStarted(config={}, run_dir=None, n_tasks=2, iters_per_task=500),
+            E.StepLogged(task=1, step=0, global_step=500, losses={})]
     # 2.4 s of process start at step 0, then 200 iterations a second
     samples = [(0.0, 0), (1.2, 0), (2.4, 0), (3.0, 100), (4.0, 300), (5.0, 500)]
     frac, text = live.progress(recs, samples, "running")

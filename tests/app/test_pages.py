@@ -18,6 +18,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from core import events as ev
 from core.runs import export_bundle
 from core.config import DataConfig, HyperConfig, MaskConfig, RunConfig, TargetConfig, TrainConfig
 from core.engine.loop import run_training
@@ -155,17 +156,13 @@ def _tiny_form(at: AppTest, iters: int = 300) -> None:
 
 
 def test_train_start_pause_stop(env: Path) -> None:
-    from core.engine.spares import SPARES
-
     at = _app("views/train.py")
     _tiny_form(at)
     assert not at.error
-    assert SPARES.idle() >= 1  # the page got a training process ready
     at.button(key="train_start").click().run()
     assert not at.exception
     assert len(REGISTRY.active()) == 1
-    assert SPARES.idle() == 0  # the run took it, and none waits beside a live run
-    _poll(at, lambda a: any(e.get("kind") == "evaluated" for e in _records()))
+    _poll(at, lambda a: any(isinstance(e, ev.Evaluated) for e in _events()))
     at.button(key="train_pause").click().run()
     _poll(at, lambda a: "**paused**" in _status(a))
     assert at.button(key="train_resume").disabled is False
@@ -188,16 +185,11 @@ def test_train_start_pause_stop(env: Path) -> None:
 
 
 def _n_evaluated() -> int:
-    return sum(e.get("kind") == "evaluated" for e in _records())
+    return sum(isinstance(e, ev.Evaluated) for e in _events())
 
 
-def _records() -> list[dict]:
-    from core import events as ev
-
-    out: list[dict] = []
-    for run in REGISTRY.all().values():
-        out += [ev.to_dict(e) for e in run.events_since(0)[0]]
-    return out
+def _events() -> list[ev.Event]:
+    return [e for run in REGISTRY.all().values() for e in run.events()]
 
 
 def test_second_session_reattaches_instead_of_starting(env: Path) -> None:

@@ -1,6 +1,8 @@
 """Starting and steering runs without a UI (core.engine.launcher): the limit and every refusal before
 a folder is made, a compare group that trains to the end in child processes, and stop."""
 
+import os
+
 import pytest
 import torch
 
@@ -26,12 +28,13 @@ def test_refusals_come_before_any_folder(tmp_path) -> None:
 def test_a_group_trains_in_child_processes_and_is_found_again(tmp_path) -> None:
     configs = [tiny_config(method="hypermask", iters=20), tiny_config(method="finetune", iters=20)]
     dirs = launcher.start_runs(configs, tmp_path / "runs", threads=1, group=True)
-    assert len(dirs) == 2 and all(launcher.get(d) is not None and launcher.get(d).pid for d in dirs)
+    assert len(dirs) == 2 and all(launcher.get(d) is not None for d in dirs)
     name = launcher.group_url(dirs)
     assert launcher.group_named(name) == dirs and launcher.group_named("nope") is None
     assert launcher.newest_group(lambda d: d in dirs) == dirs
     assert all(launcher.get(d).join(WAIT_S) for d in dirs)
     assert [launcher.get(d).status() for d in dirs] == ["finished", "finished"]
+    assert all(launcher.get(d).pid not in (None, os.getpid()) for d in dirs)  # each trained in its own process
     assert launcher.newest_group(lambda d: d in dirs and launcher.get(d).alive) == []  # none live any more
     assert set(dirs) <= set(launcher.all_runs()) and not set(dirs) & set(launcher.active())
 

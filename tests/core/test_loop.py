@@ -1,13 +1,14 @@
 """The one training loop: event order, terminal event, stop, determinism, each method end to end."""
 
 import threading
+import time
 
 import pytest
 import torch
 
 from core import events as ev
 from core.engine.loop import run_training
-from core.engine.runner import BackgroundRun
+from core.engine.control import RunControl
 from tests.conftest import tiny_config
 
 
@@ -80,31 +81,44 @@ def test_each_method_learns_end_to_end(method: str) -> None:
     assert res.metrics["acc_matrix"][0][0] > 0.9  # 2-class 8×8 digits: well above chance (0.5)
 
 
-def test_background_run_pause_step_stop(tiny) -> None:
-    run = BackgroundRun(tiny_config(iters=400)).start()
-    seen = threading.Event()
-    for _ in range(200):
-        if any(isinstance(e, ev.StepLogged) for e in run.events_since(0)[0]):
-            seen.set()
-            break
-        run.join(0.05)
-    assert seen.is_set()
-    run.pause()
-    run.join(0.3)
-    n = run.n_events
-    run.join(0.3)
-    assert run.status() == "paused" and run.n_events == n
-    run.step()
-    for _ in range(100):
-        if run.paused and any(isinstance(e, ev.Evaluated) for e in run.events_since(n)[0]):
-            break
-        run.join(0.05)
-    new = run.events_since(n)[0]
-    assert isinstance([e for e in new if not isinstance(e, ev.StepLogged)][-1], ev.Evaluated)
-    run.stop()
-    assert run.join(10)
-    events = run.events_since(0)[0]
-    assert isinstance(events[-1], ev.RunFinished) and events[-1].stopped and run.status() == "stopped"
+def test_loop_pauses_steps_and_stops_under_a_run_control() -> None:
+    """The contract a training process keeps with `RunControl`: `should_stop` holds the loop while
+    paused, a `step()` runs to the next evaluation, a stop ends the run saved as stopped."""
+    control = RunControl()
+    events: list[ev.Event] = []
+    lock = threading.Lock()
+
+    def emit(e: ev.Event) -> None:
+        with lock:
+            events.append(e)
+        control.on_event(e)
+
+    def seen() -> list[ev.Event]:
+        with lock:
+            return list(events)
+
+    def wait(pred, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+        end = time.monotonic() + timeout
+        while not pred() and time.monotonic() < end:
+            time.sleep(0.01)
+        assert pred()
+
+    control.pause()
+    worker = threading.Thread(target=run_training, args=(tiny_config(iters=400),),
+                              kwargs=dict(emit=emit, should_stop=control.should_stop), daemon=True)
+    worker.start()
+    wait(lambda: any(isinstance(e, ev.TaskStarted) for e in seen()))
+    time.sleep(0.5)
+    assert not any(isinstance(e, ev.StepLogged) for e in seen())  # held before its first step
+    control.step()
+    wait(lambda: control.paused and any(isinstance(e, ev.Evaluated) for e in seen()))
+    n = len(seen())
+    time.sleep(0.5)
+    assert len(seen()) == n and isinstance([e for e in seen() if not isinstance(e, ev.StepLogged)][-1], ev.Evaluated)
+    control.stop()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert isinstance(seen()[-1], ev.RunFinished) and seen()[-1].stopped
 
 
 @pytest.mark.parametrize("name,pad_to", [("split-digits", None), ("split-mnist", None), ("permuted-mnist", 32)])

@@ -9,6 +9,7 @@ import torch
 
 from core.runs import (LOCK_FILE, RunError, check_out_dir, check_tensor_files, claim_run_dir, delete_run,
                        export_bundle, import_bundle, list_runs, load_run, new_run_dir)
+from core import events as ev
 from core.config import FORMAT_VERSION
 from core.engine.loop import run_training
 from tests.conftest import tiny_config
@@ -30,7 +31,7 @@ def test_round_trip_identical_predictions(saved) -> None:
         assert torch.equal(run.method.predict(x, t, 30.0), res.method.predict(x, t, 30.0))
     assert set(run.masks) == {0, 1} and "hidden.0.weight" in run.masks[1]
     assert json.loads((d / "metrics.json").read_text())["acc_matrix"] == res.metrics["acc_matrix"]
-    assert run.events()[-1]["kind"] == "run_finished"
+    assert isinstance(run.events()[-1], ev.RunFinished)
 
 
 def test_files_present_and_json_metrics(saved) -> None:
@@ -70,7 +71,7 @@ def test_keyboard_interrupt_saves_a_stopped_run(tmp_path) -> None:
         run_training(tiny_config(iters=20), should_stop=interrupt_in_task_1, run_dir=d)
     run = load_run(d)
     assert run.tasks_done == 1 and run.metrics["status"] == "stopped"
-    assert run.events()[-1]["kind"] == "run_finished"
+    assert isinstance(run.events()[-1], ev.RunFinished)
 
 
 def test_newer_format_says_which_version(saved, tmp_path) -> None:

@@ -1,7 +1,7 @@
 """Pure chart functions for HyperMask Explorer (plotly + numpy only; no streamlit, no torch), by kind:
 curves.py (from event records), heatmaps.py, bars.py, projections.py, and one shared style (style.py).
 
-Every function takes plain data (lists, dicts of event records, numpy arrays) and returns a
+Every function takes plain data (lists, dicts, numpy arrays, the typed events of `core.events`) and returns a
 `plotly.graph_objects.Figure` with a title, axis titles, compact margins, `template="plotly_white"`
 and a fixed `layout.uirevision`, so a live refresh of the same chart keeps the user's zoom and
 legend state (no flicker). The app shows them with `app.components.ui.chart`. Every figure function
@@ -11,9 +11,6 @@ Vocabulary: task-incremental learning, task embedding, target network, hypernetw
 mask sparsity, accuracy matrix R[i, j] (accuracy on task j after training task i; fractions in
 [0, 1], None above the diagonal), average accuracy (ACC), backward transfer (BWT), forgetting,
 forward transfer.
-
-Event records are plain dicts (``dataclasses.asdict`` of ``core.events``) with a "kind":
-run_started, task_started, step_logged, evaluated, task_finished, run_finished, run_failed.
 """
 
 from app.components.charts.bars import mask_histogram, metric_bars, neuron_usage

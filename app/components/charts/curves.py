@@ -1,4 +1,4 @@
-"""Curves drawn from a run's event records: forgetting curves (one run, or several methods overlaid)
+"""Curves drawn from a run's typed events (core/events.py): forgetting curves (one run, or several methods overlaid)
 and the loss terms, with task-switch markers."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from app.components.charts.style import DASHES, finish, holding_figure_lock, task_color
-from core.run_state import current_run, eval_curves, task_switches
+from core.run_state import current_run, eval_curves, loss_steps, task_switches
 
 _LOSS_TERMS: tuple[tuple[str, str], ...] = (
     ("ce", "cross-entropy"),
@@ -144,7 +144,7 @@ def loss_curves(events: Sequence[Mapping[str, Any]], *, log_y: bool = True,
     task 1.
 
     Args:
-        events: event dicts of one run (only the last run is drawn).
+        events: typed events of one run (only the last run is drawn).
         log_y: logarithmic y axis.
         title, uirevision, total_steps, height: as in `forgetting_curves`.
         max_points: at most about this many points per line (every k-th step plus the last);
@@ -153,17 +153,17 @@ def loss_curves(events: Sequence[Mapping[str, Any]], *, log_y: bool = True,
         Figure with 4 Scatter traces.
     """
     events = current_run(events)
-    steps = [e for e in events if e.get("kind") == "step_logged"]
+    steps = loss_steps(events)
     fig = go.Figure()
     for key, label in _LOSS_TERMS:
         xs: list[int] = []
         ys: list[float | None] = []
         for e in steps:
-            v = (e.get("losses") or {}).get(key)
-            if v is None:
+            v = e.losses.get(key)
+            if not isinstance(v, (int, float)):
                 continue
             v = float(v)
-            xs.append(int(e["global_step"]))
+            xs.append(e.global_step)
             ys.append(None if not math.isfinite(v) or (log_y and v <= 0) else v)
         first = next((i for i, y in enumerate(ys) if y is not None), len(ys))
         xs, ys = xs[first:], ys[first:]  # a line starts at its first drawable point
