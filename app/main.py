@@ -13,22 +13,18 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the path, not the repo root
     sys.path.insert(0, str(ROOT))
 
+# Imported before any page runs: plotly reads sys.modules["pandas"] without the import lock while it
+# validates a figure, so a figure built in one session while another session's thread was importing
+# pandas met a half-initialised module.
+import pandas  # noqa: E402,F401
 import streamlit as st  # noqa: E402
 
-from app.components.charts import FIGURE_LOCK  # noqa: E402
 from app.components.config_form import keep_form_values  # noqa: E402
 
 # Not "pages/": that folder name switches Streamlit to its legacy multipage mode, which runs a
 # deep-linked page (e.g. a refresh of /train) without this entry point.
 PAGES_DIR = Path(__file__).resolve().parent / "views"
 FAVICON = ROOT / "assets" / "favicon.png"
-
-
-def import_pandas() -> None:
-    """Import pandas holding `charts.FIGURE_LOCK`, so that no figure is built meanwhile (plotly would
-    meet a half-initialised pandas); instant once imported."""
-    with FIGURE_LOCK:
-        import pandas  # noqa: F401
 
 
 def main() -> None:
@@ -46,11 +42,6 @@ def main() -> None:
     ]
     page = st.navigation(pages)
     keep_form_values()
-    if page is not overview:
-        # The Overview needs no pandas: a first visit's chart does not wait 0.3 s for it. Every other
-        # page may import it (tables, scikit-learn, data loaders), so it is imported here first, while
-        # no figure is built (see charts.FIGURE_LOCK).
-        import_pandas()
     page.run()
 
 

@@ -13,8 +13,8 @@
    page watching it live. The three are interleaved `--repeats` times (the same minutes of machine
    load for each) and their medians compared; ms/iteration and the training wall time (sum of
    task_seconds) come from each run's metrics.json. Goal ≤ 20 %.
-4. Start → first live forgetting curve on the Train page, the form having been open 6 s (the spare
-   training process readies meanwhile). Goal ≤ 2.5 s.
+4. Start → first live forgetting curve on the Train page, the form having been open 6 s (the
+   forkserver training processes are forked from imports PyTorch meanwhile). Goal ≤ 2.5 s.
 
     python benchmarks/app_speed.py [--window 6] [--starts 5] [--repeats 3]
 
@@ -182,7 +182,7 @@ def app_run(srv: StreamlitServer, tmp: Path, window: float, form_open: float = 6
         text = page_text(driver)
         assert "HyperMask on split-mnist: 5 tasks × 300 iterations" in text, "the form is not the demo preset"
         driver.execute_script(OBSERVER_JS)
-        time.sleep(form_open)  # a user filling in the form: the spare process gets ready meanwhile
+        time.sleep(form_open)  # a user filling in the form: the forkserver imports meanwhile
         t_click = time.perf_counter()
         click_button(driver, "train_start")
         wait_for(lambda: driver.execute_script("return window.__hm.divs") >= 1

@@ -1,4 +1,5 @@
-"""Command-line interface: `python -m core train …` (argparse at the edge; core gets a RunConfig).
+"""Command-line interface: `python -m core train …` (argparse at the edge; core gets a RunConfig) and
+`python -m core watch RUN` (follow a run folder while it trains).
 
 Every value is checked before any training starts: bad flags, absurd numbers, unreadable data and an
 --out that is a file or an existing run all end with one clear line on stderr and exit status 2.
@@ -8,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import re
 import signal
 import sys
-from typing import Sequence
+import time
+from pathlib import Path
+from typing import Any, Sequence
 
-from core.runs import RunError, check_out_dir, claim_run_dir
+from core.runs import LOCK_FILE, RunError, check_out_dir, claim_run_dir
 from core.config import BENCHMARKS, METHODS, RunConfig, check_threads, parse_sizes, rename_fields
 from core.data.sources import DataError
 from core import events as ev
@@ -64,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "other down). Results are reproducible for a given thread count")
     tr.add_argument("--device", help="where to train: auto (a CUDA GPU when present, else the CPU; the "
                     "default), cpu, cuda or cuda:N")
+    wa = sub.add_parser("watch", help="follow a run folder while it trains (a run started by the app or another "
+                        "terminal) and print its progress and results; Ctrl-C stops watching, not the run")
+    wa.add_argument("run", help="the run folder")
+    wa.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -168,16 +176,9 @@ def train(a: argparse.Namespace) -> int:
     ignored = _ignored_flags(a)
     if ignored:
         print(f"note: {', '.join(ignored)} do not apply to --method {a.method} and are ignored", file=sys.stderr)
-    total = len(bench.tasks) * cfg.train.iters_per_task
-    bar = tqdm(total=total, unit="it", disable=a.quiet, desc=f"{cfg.train.method} {cfg.data.benchmark}")
-
-    def emit(e: ev.Event) -> None:
-        if isinstance(e, ev.StepLogged):
-            bar.n = e.global_step
-            bar.set_postfix(task=e.task, ce=f"{e.losses['ce']:.3f}", refresh=False)
-            bar.refresh()
-        elif isinstance(e, ev.TaskFinished):
-            bar.write(f"task {e.task}: accuracy row " + " ".join(f"{100 * v:.1f}" for v in e.acc_row))
+    bar = tqdm(total=len(bench.tasks) * cfg.train.iters_per_task, unit="it", disable=a.quiet,
+               desc=f"{cfg.train.method} {cfg.data.benchmark}")
+    emit = functools.partial(_show_progress, bar)
 
     import torch
 
@@ -195,12 +196,70 @@ def train(a: argparse.Namespace) -> int:
     if result.error:
         print(f"error: training failed: {result.error} (completed tasks are saved in {out})", file=sys.stderr)
         return 1
-    m = result.metrics
-    print(format_matrix(m["acc_matrix"]))
-    print(f"ACC {_pct(m['avg_acc'])}   BWT {_pct(m['bwt'])}   "
-          f"forgetting {_pct(m['forgetting'])}   FWT {_pct(m['fwt'])}   "
-          f"({m['ms_per_iter']:.1f} ms/iteration on {m['device']})")
+    _print_result(result.metrics)
     print(f"saved run: {out}")
+    return 0
+
+
+def _show_progress(bar: Any, e: ev.Event) -> None:
+    """Show one training event on the progress bar: steps move it, a finished task prints its row."""
+    if isinstance(e, ev.RunStarted) and not bar.total:
+        bar.total = e.n_tasks * e.iters_per_task
+        bar.set_description(f"{e.config.get('train', {}).get('method', '')} {e.config.get('data', {}).get('benchmark', '')}")
+    elif isinstance(e, ev.StepLogged):
+        bar.n = e.global_step
+        bar.set_postfix(task=e.task, ce=f"{e.losses.get('ce', float('nan')):.3f}", refresh=False)
+        bar.refresh()
+    elif isinstance(e, ev.TaskFinished):
+        bar.write(f"task {e.task}: accuracy row " + " ".join(f"{100 * v:.1f}" for v in e.acc_row if v is not None))
+
+
+def _print_result(m: dict[str, Any]) -> None:
+    """The accuracy matrix and ACC / BWT / forgetting / FWT of a finished run."""
+    print(format_matrix(m["acc_matrix"]))
+    ms = m.get("ms_per_iter")
+    print(f"ACC {_pct(m.get('avg_acc'))}   BWT {_pct(m.get('bwt'))}   "
+          f"forgetting {_pct(m.get('forgetting'))}   FWT {_pct(m.get('fwt'))}"
+          + (f"   ({ms:.1f} ms/iteration on {m.get('device', '?')})" if isinstance(ms, (int, float)) else ""))
+
+
+def watch(a: argparse.Namespace, poll_s: float = 0.2) -> int:
+    """Run `python -m core watch RUN`: follow the run folder's events.jsonl (`core.runs.EventLog`, the
+    channel every reader follows) until its terminal event; returns 0 (finished or stopped), 1 (failed),
+    2 (not a run folder), 130 (Ctrl-C: only the watching ends)."""
+    from tqdm import tqdm
+
+    from core import run_state
+    from core.runs import EventLog
+
+    folder = Path(a.run)
+    if not folder.is_dir():
+        print(f"error: {folder} is not a folder", file=sys.stderr)
+        return 2
+    if not (folder / "events.jsonl").is_file() and not (folder / LOCK_FILE).exists():
+        print(f"error: {folder} holds no run (no events.jsonl, and no run has claimed it)", file=sys.stderr)
+        return 2
+    log, seen = EventLog(folder), []
+    bar = tqdm(total=0, unit="it", disable=a.quiet)
+    try:
+        while run_state.terminal(seen) is None:
+            new = log.read_new()
+            for e in new:
+                _show_progress(bar, e)
+            seen += new
+            if not new:
+                time.sleep(poll_s)
+    except KeyboardInterrupt:
+        bar.close()
+        print("stopped watching; the run goes on", file=sys.stderr)
+        return 130
+    bar.close()
+    end = run_state.terminal(seen)
+    if isinstance(end, ev.RunFailed):
+        print(f"error: training failed: {end.message}", file=sys.stderr)
+        return 1
+    _print_result(end.result)  # type: ignore[union-attr]
+    print(f"run {'stopped' if end.stopped else 'finished'}: {folder}")  # type: ignore[union-attr]
     return 0
 
 
@@ -209,4 +268,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     if a.command == "train":
         return train(a)
+    if a.command == "watch":
+        return watch(a)
     return 2  # pragma: no cover - argparse enforces the sub-command

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.components import plotly_frame
-from app.components.charts import FIGURE_LOCK, plotly_config
+from app.components.charts import plotly_config
 
 SCENARIO = ("**Scenario: task-incremental learning.** Tasks arrive one after another and earlier "
             "training data is not revisited; at test time the task id is given, so the network uses "
@@ -30,15 +30,13 @@ def chart(fig: go.Figure, key: str, caption: str, filename: str | None = None, i
     `in_place=True` draws it with the in-place component (`plotly_frame.in_place_chart`): for charts
     redrawn by a polling fragment while a run trains (one Plotly div per key is updated instead of a new
     chart mounted on every refresh: no blink, zoom kept through the figure's `uirevision`), and for the
-    charts of the default page (a lighter plotly.js: the first chart appears sooner). The figure is
-    serialised holding `charts.FIGURE_LOCK`."""
+    charts of the default page (a lighter plotly.js: the first chart appears sooner)."""
     config = plotly_config(filename or key)
     config["displayModeBar"] = "hover"  # the toolbar (PNG download, zoom) appears on hover, off the titles
     config["modeBarButtonsToRemove"] = [*config.get("modeBarButtonsToRemove", []), "zoomIn2d", "zoomOut2d",
                                         "autoScale2d"]  # a short toolbar leaves room for titles in columns
-    with FIGURE_LOCK:
-        if not (in_place and plotly_frame.in_place_chart(fig, key, config)):
-            st.plotly_chart(fig, key=key, config=config, theme=None)
+    if not (in_place and plotly_frame.in_place_chart(fig, key, config)):
+        st.plotly_chart(fig, key=key, config=config, theme=None)
     st.caption(caption)
 
 
@@ -68,14 +66,13 @@ def wrapping_row(key: str, parts: Sequence[tuple[str, float, float]], per_line: 
 def robust_log_range(fig: go.Figure, quantile: float = 0.03) -> go.Figure:
     """On a log y axis, start the range at a low quantile of the plotted values, so that a few
     near-zero points (β·R_hnet is ~0 on the first step of each task) do not squash the curves."""
-    with FIGURE_LOCK:
-        parts = [np.asarray(t.y, dtype=float) for t in fig.data if t.y is not None and len(t.y)]
-        ys = np.concatenate(parts or [np.ones(1)])
-        ys = ys[np.isfinite(ys) & (ys > 0)]
-        if ys.size >= 5:
-            lo, hi = np.quantile(ys, quantile), ys.max()
-            if hi > lo > 0:
-                fig.update_yaxes(range=[np.log10(lo) - 0.3, np.log10(hi) + 0.2])
+    parts = [np.asarray(t.y, dtype=float) for t in fig.data if t.y is not None and len(t.y)]
+    ys = np.concatenate(parts or [np.ones(1)])
+    ys = ys[np.isfinite(ys) & (ys > 0)]
+    if ys.size >= 5:
+        lo, hi = np.quantile(ys, quantile), ys.max()
+        if hi > lo > 0:
+            fig.update_yaxes(range=[np.log10(lo) - 0.3, np.log10(hi) + 0.2])
     return fig
 
 

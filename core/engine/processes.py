@@ -8,28 +8,35 @@ run; it holds about 0.4 GB and ends with this process.
 
 from __future__ import annotations
 
+import ast
 import functools
 import multiprocessing
 import sys
-import types
+from pathlib import Path
 from multiprocessing.context import BaseContext
 
 from core.engine.worker import PRELOAD
 
 
 def _main_script_imports() -> list[str]:
-    """The modules the main script imported at its top level (e.g. `streamlit.web.cli` for
+    """The modules the main script imports at its top level (e.g. `streamlit.web.cli` for
     `streamlit run`): multiprocessing re-runs a main script given by path in every child it starts
-    (`multiprocessing.spawn.prepare`); preloaded, that re-run costs nothing (else 1.5 s for Streamlit's)."""
+    (`multiprocessing.spawn.prepare`); with those preloaded the re-run costs nothing (else 1.5 s for
+    Streamlit's). A main run as `python -m x` is not re-run: []."""
     main = sys.modules.get("__main__")
-    if main is None or getattr(main, "__spec__", None) is not None:  # `python -m x`: not re-run
+    path = getattr(main, "__file__", None)
+    if main is None or getattr(main, "__spec__", None) is not None or not path:
+        return []
+    try:
+        tree = ast.parse(Path(path).read_bytes()[:1 << 20])
+    except (OSError, SyntaxError, ValueError):
         return []
     names = set()
-    for value in vars(main).values():
-        if isinstance(value, types.ModuleType):
-            names.add(value.__name__)
-        elif isinstance(value, (types.FunctionType, type)) and value.__module__ not in ("__main__", "builtins"):
-            names.add(value.__module__)
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
     return sorted(names)
 
 

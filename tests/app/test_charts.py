@@ -66,7 +66,7 @@ def test_module_imports_only_plotly_numpy():
     assert {f.stem for f in files} == {"__init__", "style", "curves", "heatmaps", "bars", "projections"}
     mods = {m.split(".")[0] if not m.startswith(("core", "app")) else m for f in files for m in imports(f)}
     assert "streamlit" not in mods and "torch" not in mods
-    assert mods <= {"__future__", "functools", "math", "threading", "collections", "typing", "numpy", "plotly",
+    assert mods <= {"__future__", "math", "collections", "typing", "numpy", "plotly",
                     "core.run_state", *(f"app.components.charts.{f.stem}" for f in files)}
     assert imports(run_state.__file__) <= {"__future__", "collections.abc", "typing", "core"}
 

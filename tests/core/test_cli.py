@@ -92,3 +92,31 @@ def test_a_too_large_hypernetwork_is_refused_before_the_folder_is_made(tmp_path,
     assert main(["train", "--benchmark", "split-digits", "--hnet-hidden", "100000,100000", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "the hypernetwork would have" in err and "--out" not in err and not out.exists()
+
+
+def test_watch_follows_a_run_training_elsewhere_to_its_end(tmp_path, capsys) -> None:
+    """`python -m core watch RUN` reads the run folder as it is written (here by a run training on
+    another thread) and prints the same results as the run itself."""
+    import threading
+
+    from core.engine.loop import run_training
+    from core.runs import claim_run_dir
+    from tests.conftest import tiny_config
+
+    folder = claim_run_dir(tmp_path / "r")
+    trainer = threading.Thread(target=run_training, args=(tiny_config(iters=200, n_tasks=3),),
+                               kwargs=dict(run_dir=folder), daemon=True)
+    trainer.start()
+    assert main(["watch", str(folder), "--quiet"]) == 0
+    trainer.join(60)
+    out = capsys.readouterr().out
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert f"ACC {100 * metrics['avg_acc']:.1f} %" in out and "after i=2" in out and "run finished" in out
+
+
+def test_watch_refuses_what_is_not_a_run(tmp_path, capsys) -> None:
+    assert main(["watch", str(tmp_path / "missing")]) == 2
+    assert main(["watch", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'missing'} is not a folder",
+                   f"error: {tmp_path} holds no run (no events.jsonl, and no run has claimed it)"]

@@ -259,14 +259,16 @@ def test_process_that_cannot_start_fails_cleanly(tmp_path: Path, monkeypatch: py
     run.stop()  # no process: nothing to write to, nothing raised
 
 
-def test_the_main_script_imports_are_preloaded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """multiprocessing re-runs a main script given by path in every child; what it imports is
-    preloaded (for `streamlit run`: streamlit.web.cli), and a `python -m` main is not re-run at all."""
+def test_the_main_script_imports_are_preloaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """multiprocessing re-runs a main script given by path in every child; what it imports at its
+    top level is preloaded (for `streamlit run`: streamlit.web.cli), and a `python -m` main is not
+    re-run at all."""
+    script = tmp_path / "streamlit"
+    script.write_text("import re, sys\nfrom streamlit.web.cli import main\nfrom . import nothing\n"
+                      "def f():\n    import json\nif __name__ == '__main__':\n    sys.exit(main())\n")
     main = types.ModuleType("__main__")
-    main.__spec__ = None
-    local = types.FunctionType((lambda: None).__code__, {"__name__": "__main__"})  # defined in the script
-    main.json, main.dumps, main.local = json, json.dumps, local
+    main.__spec__, main.__file__ = None, str(script)
     monkeypatch.setitem(sys.modules, "__main__", main)
-    assert processes._main_script_imports() == ["json"]
+    assert processes._main_script_imports() == ["re", "streamlit.web.cli", "sys"]
     main.__spec__ = types.SimpleNamespace(name="pytest.__main__")
     assert processes._main_script_imports() == []

@@ -9,9 +9,8 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from app.components.charts.style import MASK_SCALE, PALETTE, finish, holding_figure_lock, task_color
+from app.components.charts.style import MASK_SCALE, PALETTE, finish, task_color
 
-@holding_figure_lock
 def neuron_usage(usage: np.ndarray, layer: str, *, title: str | None = None,
                  uirevision: str = "neuron-usage", zmax: float | None = None,
                  height: int | None = None) -> go.Figure:
@@ -43,7 +42,6 @@ def neuron_usage(usage: np.ndarray, layer: str, *, title: str | None = None,
     return fig
 
 
-@holding_figure_lock
 def mask_histogram(values_per_task: Mapping[int, np.ndarray], thresholds: Mapping[int, float], *,
                    log_y: bool = True, bins: int = 60, drop_zeros: bool = False,
                    title: str = "Mask value histogram", uirevision: str = "mask-hist",
@@ -134,7 +132,6 @@ def _lookup_metric(values: Mapping[str, float], metric: str) -> float | None:
     return None
 
 
-@holding_figure_lock
 def metric_bars(summary: Mapping[str, Mapping[str, float]], *,
                 metrics: Sequence[str] = ("ACC", "BWT", "forgetting"),
                 title: str = "Continual-learning metrics", uirevision: str = "metrics",

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from app.components.charts.style import DASHES, finish, holding_figure_lock, task_color
+from app.components.charts.style import DASHES, finish, task_color
 from core.run_state import current_run, eval_curves, loss_steps, task_switches
 
 _LOSS_TERMS: tuple[tuple[str, str], ...] = (
@@ -63,7 +63,6 @@ def _downsample(x: list, y: list, max_points: int | None) -> tuple[list, list]:
     return [x[i] for i in idx], [y[i] for i in idx]
 
 
-@holding_figure_lock
 def forgetting_curves(events: Sequence[Mapping[str, Any]], *, title: str = "Forgetting curves",
                       uirevision: str = "fc", total_steps: int | None = None,
                       height: int | None = None) -> go.Figure:
@@ -96,7 +95,6 @@ def forgetting_curves(events: Sequence[Mapping[str, Any]], *, title: str = "Forg
     return fig
 
 
-@holding_figure_lock
 def compare_forgetting(runs: Mapping[str, Sequence[Mapping[str, Any]]], *,
                        title: str = "Forgetting curves: comparison", uirevision: str = "fc-compare",
                        total_steps: int | None = None, height: int | None = None) -> go.Figure:
@@ -130,7 +128,6 @@ def compare_forgetting(runs: Mapping[str, Sequence[Mapping[str, Any]]], *,
     return fig
 
 
-@holding_figure_lock
 def loss_curves(events: Sequence[Mapping[str, Any]], *, log_y: bool = True,
                 title: str = "Loss terms", uirevision: str = "loss",
                 total_steps: int | None = None, max_points: int | None = 4000,

@@ -11,9 +11,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app.components.charts.style import (ACC_SCALE, INPUT_MASK_SCALE, MASK_SCALE, TEMPLATE, as_float_matrix,
-                                         finish, holding_figure_lock, text_grid)
+                                         finish, text_grid)
 
-@holding_figure_lock
 def accuracy_matrix_heatmap(matrix: Sequence[Sequence[float | None]] | np.ndarray, *,
                             title: str = "Accuracy matrix R[i, j]", uirevision: str = "acc-matrix",
                             height: int | None = None) -> go.Figure:
@@ -56,7 +55,6 @@ def accuracy_matrix_heatmap(matrix: Sequence[Sequence[float | None]] | np.ndarra
     return fig
 
 
-@holding_figure_lock
 def mask_overlap_heatmap(overlap: np.ndarray, *, layer: str, measure: str,
                          title: str | None = None, uirevision: str = "mask-overlap",
                          task_labels: Sequence[str] | None = None,
@@ -90,7 +88,6 @@ def mask_overlap_heatmap(overlap: np.ndarray, *, layer: str, measure: str,
     return fig
 
 
-@holding_figure_lock
 def sparsity_heatmap(sparsity: np.ndarray, layers: Sequence[str], *,
                      title: str = "Mask sparsity per task and layer", uirevision: str = "sparsity",
                      task_labels: Sequence[str] | None = None,
@@ -123,7 +120,6 @@ def sparsity_heatmap(sparsity: np.ndarray, layers: Sequence[str], *,
     return fig
 
 
-@holding_figure_lock
 def input_masks_grid(images: np.ndarray, *, title: str = "First-layer masks on the input grid",
                      uirevision: str = "input-masks", task_labels: Sequence[str] | None = None,
                      max_cols: int = 10, zmin: float = 0.0, zmax: float | None = None,

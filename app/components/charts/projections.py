@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from app.components.charts.style import PALETTE, finish, holding_figure_lock
+from app.components.charts.style import PALETTE, finish
 
 def _label_order(labels: Sequence[Any]) -> list[Any]:
     uniq = list(dict.fromkeys(labels))
@@ -27,7 +27,6 @@ def _hashable(x: Any) -> bool:
     return True
 
 
-@holding_figure_lock
 def projection_scatter(points: np.ndarray, labels: Sequence[Any], hover: Sequence[str] | None = None,
                        *, color_title: str, title: str = "2-D projection",
                        uirevision: str = "projection", highlight: np.ndarray | None = None,

@@ -1,12 +1,9 @@
 """The one style every chart shares: Plotly config, template, margins, palette, colour scales, the
-common layout (`finish`), and `FIGURE_LOCK` (see there)."""
+common layout (`finish`)."""
 
 from __future__ import annotations
 
-import functools
-import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -43,26 +40,6 @@ MASK_SCALE = "Blues"
 
 INPUT_MASK_SCALE = "Viridis"  # first-layer masks on the image grid: high (used) = bright yellow
 
-
-#: Held while a figure is built (every figure function here) or serialised (`app.components.ui.chart`),
-#: and while pandas is imported for the first time (`import_pandas`). Plotly reads
-#: `sys.modules["pandas"]` without taking the import lock whenever it validates or serialises a value,
-#: so a figure built in one browser session while another session's thread is importing pandas would
-#: meet a half-initialised module (AttributeError). The app never imports pandas for its default page,
-#: which keeps the first chart 0.3 s sooner; `app/main.py` imports it holding this lock before any
-#: other page.
-FIGURE_LOCK = threading.RLock()
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def holding_figure_lock(fn: _F) -> _F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with FIGURE_LOCK:
-            return fn(*args, **kwargs)
-    return wrapper  # type: ignore[return-value]
 
 
 def plotly_config(filename: str = "hypermask_chart") -> dict[str, Any]:
