@@ -29,6 +29,7 @@ from core import events as ev
 from core.engine.step import TaskStep
 from core.masks import mask_stats, ramped_sparsity
 from core.methods import Method, build_method, check_model_size
+from core.methods.base import accuracy
 from core.metrics import summarize
 from core.run_state import padded_matrix
 from core.models.target import build_target
@@ -77,8 +78,7 @@ def _accuracy(method: Method, bench: Benchmark, eval_task: int, weight_task: int
     x, y = bench.test_inputs(eval_task)
     if limit is not None:
         x, y = x[:limit], y[:limit]
-    pred = method.predict(x, weight_task, sparsity).argmax(1)
-    return float((pred == y).float().mean())
+    return accuracy(method.predict(x, weight_task, sparsity), y)
 
 
 class _State:
@@ -255,7 +255,7 @@ def _train_tasks(cfg: RunConfig, method: Method, bench: Benchmark, state: _State
         state.task_seconds.append(time.perf_counter() - t_start)
         if files is not None:
             files.write_tensors(method.state_tensors(),
-                                {j: m for j, m in masks.items() if m is not None})
+                                {j: m for j, m in masks.items() if m is not None}, task=t)
             files.write_metrics(state.metrics())
         send(ev.TaskFinished(t, state.steps, row, stats, state.task_seconds[-1]))
     return False

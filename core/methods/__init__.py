@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from core.config import RunConfig
-from core.methods.base import Method
+from core.methods.base import EVAL_BATCH, Method, accuracy
 from core.methods.finetune import FineTune
 from core.methods.hnet import HNet
 from core.methods.hypermask import HyperMask
@@ -56,4 +56,4 @@ def parameter_total(cfg: RunConfig, input_shape: tuple[int, int, int], n_classes
     return n_hyper + (n_target if cfg.train.method == "hypermask" else 0)
 
 
-__all__ = ["Method", "HyperMask", "FineTune", "HNet", "REGISTRY", "build_method", "check_model_size", "parameter_total"]
+__all__ = ["EVAL_BATCH", "Method", "accuracy", "HyperMask", "FineTune", "HNet", "REGISTRY", "build_method", "check_model_size", "parameter_total"]
