@@ -32,6 +32,8 @@ from core.methods import Method, build_method, check_model_size
 from core.methods.base import accuracy
 from core.metrics import summarize
 from core.run_state import padded_matrix
+from core.tickets.inference import task_inference
+from core.tickets.subnetworks import Subnetworks, trained_sparsity
 from core.models.target import build_target
 from core.utils import seed_everything, tune_allocator
 
@@ -91,6 +93,7 @@ class _State:
         self.next_task_acc: list[float] = []
         self.random_init_acc: list[float] = []
         self.mask_stats: list[list[dict[str, Any]]] = []
+        self.task_inference: dict[str, Any] | None = None  # core.tickets.inference, once training ends
         self.task_seconds: list[float] = []
         self.train_seconds = 0.0
         self.steps = 0
@@ -106,7 +109,7 @@ class _State:
             "acc_matrix": padded_matrix(self.acc_matrix, self.n_tasks),
             **summarize(self.acc_matrix, self.next_task_acc, self.random_init_acc),
             "next_task_acc": self.next_task_acc, "random_init_acc": self.random_init_acc,
-            "mask_stats": self.mask_stats, "task_seconds": self.task_seconds,
+            "mask_stats": self.mask_stats, "task_inference": self.task_inference, "task_seconds": self.task_seconds,
             "ms_per_iter": 1000 * self.train_seconds / self.steps if self.steps else None,
             "steps": self.steps, "device": self.device, "data": self.data, "created": self.created,
             "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "error": self.error,
@@ -162,6 +165,9 @@ def run_training(cfg: RunConfig, emit: ev.Emit | None = None,
         p_final = cfg.mask.sparsity
         state.random_init_acc = [_accuracy(method, bench, j, j, p_final) for j in range(len(bench.tasks))]
         stopped = _train_tasks(cfg, method, bench, state, send, should_stop, files)
+        if state.acc_matrix:  # class-incremental evaluation of the learned tasks (hypermask.md §6)
+            k = len(state.acc_matrix)
+            state.task_inference = task_inference(Subnetworks(method, bench, k, trained_sparsity(cfg, k - 1)))
         state.status = "stopped" if stopped else "finished"
         result.stopped = stopped
         result.metrics = state.metrics()
