@@ -277,8 +277,7 @@ def analyze(a: argparse.Namespace) -> int:
         if a.refresh or read_cache(a.run, settings(a.seeds)) is None:
             import torch  # only when there is something to compute
 
-            from core.devices import default_threads
-            torch.set_num_threads(a.threads if a.threads is not None else default_threads(_target_size(a.run)))
+            torch.set_num_threads(a.threads if a.threads is not None else analysis_threads(a.run))
         result = analyze_run(a.run, data=a.data, seeds=a.seeds, refresh=a.refresh)
     except (ValueError, RunError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -289,22 +288,20 @@ def analyze(a: argparse.Namespace) -> int:
     return 0
 
 
-def _target_size(path: str) -> int | None:
-    """Parameters of the run's target network (counted on PyTorch's "meta" device from its config and
-    metrics.json; None if they cannot be read): the size of one evaluation, which sets the default
-    thread count as a run's size does for training."""
-    import torch
-
-    from core.models.target import build_target
+def analysis_threads(path: str) -> int:
+    """torch CPU threads for analysing run folder `path` when the user names none: as for training
+    (`core.devices.default_threads`), by the size of one evaluation — the run's target network
+    (`core.methods.target_parameters`, from its config and metrics.json; if unreadable: idle cores)."""
+    from core.devices import default_threads
+    from core.methods import target_parameters
     from core.runs import read_config, read_metrics
 
     try:
-        cfg, data = read_config(path), read_metrics(path)["data"]
-        with torch.device("meta"):
-            net = build_target(cfg.target, tuple(int(v) for v in data["input_shape"]), int(data["n_classes"]))
+        data = read_metrics(path)["data"]
+        n = target_parameters(read_config(path), tuple(int(v) for v in data["input_shape"]), int(data["n_classes"]))
     except (RunError, KeyError, TypeError, ValueError):
-        return None
-    return sum(p.numel() for p in net.parameters())
+        return default_threads()
+    return default_threads(n)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,10 +20,10 @@ import torch
 from torch import Tensor
 
 from core.runs import TASK_MASKS_FILE, Run, RunError
+from core.tickets.settings import HEADER_SLACK
 from core.tickets.subnetworks import KINDS, NO_MASK
 
 PREDATES = "this run predates per-task mask snapshots (task_masks.safetensors); train it again to see drift"
-_HEADER_SLACK = 1 << 20  # bytes allowed for the safetensors header (names, shapes, offsets)
 
 
 def read_task_masks(path: str | Path, shapes: dict[str, tuple[int, ...]], n_tasks: int) -> dict[int, dict[str, Tensor]]:
@@ -46,7 +46,7 @@ def read_task_masks(path: str | Path, shapes: dict[str, tuple[int, ...]], n_task
     f = Path(path) / TASK_MASKS_FILE
     if not f.exists():
         return {}
-    limit = 2 * n_tasks * sum(math.prod(s) for s in shapes.values()) + _HEADER_SLACK
+    limit = 2 * n_tasks * sum(math.prod(s) for s in shapes.values()) + HEADER_SLACK
     size = f.stat().st_size
     if size > limit:
         raise RunError(f"{TASK_MASKS_FILE} is {size:,} bytes, more than the {limit:,} this run's masks can take; not read")

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from core.runs import Run, load_run
 from core.tickets.cache import CACHE_VERSION, fingerprint, read_cache, write_cache
-from core.tickets.settings import RANDOM_SEEDS, SWEEP_LEVELS, settings
+from core.tickets.settings import HEADER_SLACK, RANDOM_SEEDS, SWEEP_LEVELS, settings
 
 
 def analyze(run: Run, data: str | None = None, seeds: int = RANDOM_SEEDS,
@@ -30,7 +30,7 @@ def analyze(run: Run, data: str | None = None, seeds: int = RANDOM_SEEDS,
          only, else None), "n_classes" (head width C), "final_row" (R[T−1, :] from metrics.json)},
          "cross_mask", "sweep", "controls", "drift", "inference": each a dict whose "reason" is
          None when the analysis applies to the method, else the reason it does not}, plus
-        "seconds" (wall time of the analyses).
+        "seconds" (wall time of the analyses) and "data_seconds" (of rebuilding the task stream).
     Raises:
         RunError: the run has no completed task, damaged task_masks.safetensors, other data than the
             run's.
@@ -47,6 +47,8 @@ def analyze(run: Run, data: str | None = None, seeds: int = RANDOM_SEEDS,
 
     start = time.perf_counter()
     sub = from_run(run, data)
+    data_seconds = time.perf_counter() - start
+    start += data_seconds
     final_row = run.metrics["acc_matrix"][run.tasks_done - 1][: run.tasks_done]
     with torch.inference_mode():
         logits = cross_logits(sub)
@@ -60,8 +62,36 @@ def analyze(run: Run, data: str | None = None, seeds: int = RANDOM_SEEDS,
             "drift": mask_drift(run),
             "inference": task_inference(sub, logits),
         }
-    out["seconds"] = time.perf_counter() - start
+    out.update(seconds=time.perf_counter() - start, data_seconds=data_seconds)
     return out
+
+
+def check_file_sizes(path: str | Path) -> None:
+    """Refuse, before they are read, tensor files larger than the run's configuration can fill:
+    weights.safetensors ≤ 4 bytes per target and hypernetwork parameter, masks.safetensors ≤ 2 bytes
+    per target parameter and task (float16), each plus `HEADER_SLACK`.
+
+    Raises:
+        RunError: naming the file and both sizes, or an unreadable config.json / metrics.json.
+    """
+    from core.methods import parameter_total, target_parameters
+    from core.runs import RunError, read_config, read_metrics
+
+    if not Path(path).is_dir():
+        raise RunError(f"{path} is not a folder")
+    cfg, data = read_config(path), read_metrics(path).get("data", {})
+    try:
+        shape, n_classes, n_tasks = tuple(int(v) for v in data["input_shape"]), int(data["n_classes"]), int(data["n_tasks"])
+        n_target = target_parameters(cfg, shape, n_classes)  # type: ignore[arg-type]
+        n_all = parameter_total(cfg, shape, n_classes, n_tasks) + n_target  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError):
+        raise RunError("metrics.json lacks data.input_shape / n_classes / n_tasks") from None
+    for name, limit in (("weights.safetensors", 4 * n_all), ("masks.safetensors", 2 * n_tasks * n_target)):
+        f = Path(path) / name
+        size = f.stat().st_size if f.is_file() else 0
+        if size > limit + HEADER_SLACK:
+            raise RunError(f"{name} is {size:,} bytes, more than the {limit + HEADER_SLACK:,} a run of this "
+                           "configuration can fill; not read")
 
 
 def analyze_run(path: str | Path, data: str | None = None, seeds: int = RANDOM_SEEDS,
@@ -69,8 +99,9 @@ def analyze_run(path: str | Path, data: str | None = None, seeds: int = RANDOM_S
     """`analyze` of run folder `path`, through its cache tickets.json.
 
     A current cache (same version, run-file fingerprint and settings) is returned without loading
-    the run; otherwise the run is loaded (`load_run`: JSON and safetensors only), analysed, and the
-    cache written (cache.py has the format). `refresh` ignores any cache.
+    the run; otherwise the run's tensor files are checked against the sizes its configuration allows
+    (`check_file_sizes`), it is loaded (`load_run`: JSON and safetensors only, nothing executed),
+    analysed, and the cache written (cache.py has the format). `refresh` ignores any cache.
 
     Returns:
         `analyze`'s dict with "version", "fingerprint", "settings", "created", and, not stored in
@@ -85,6 +116,7 @@ def analyze_run(path: str | Path, data: str | None = None, seeds: int = RANDOM_S
         if cached is not None:
             return {**cached, "cache": "reused"}
     stamp = fingerprint(path)  # before reading: files replaced meanwhile leave a stale cache, not a wrong one
+    check_file_sizes(path)
     result = {"version": CACHE_VERSION, "fingerprint": stamp, "settings": wanted,
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               **analyze(load_run(path), data, seeds, levels)}
@@ -92,4 +124,4 @@ def analyze_run(path: str | Path, data: str | None = None, seeds: int = RANDOM_S
     return {**result, "cache": problem or "written"}
 
 
-__all__ = ["analyze", "analyze_run"]
+__all__ = ["analyze", "analyze_run", "check_file_sizes"]

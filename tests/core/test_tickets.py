@@ -195,19 +195,22 @@ def _copy(src, dst):
     ("weights.safetensors", "truncate", "weights.safetensors is not a valid safetensors file"),
     (TASK_MASKS_FILE, "truncate", f"{TASK_MASKS_FILE} is not a valid safetensors file"),
     (TASK_MASKS_FILE, "inflate", f"{TASK_MASKS_FILE} is "),
+    ("weights.safetensors", "inflate", "weights.safetensors is "),
+    ("masks.safetensors", "inflate", "masks.safetensors is "),
 ])
 def test_damaged_or_missing_tensor_files_name_the_file(runs, tmp_path, capsys, name, damage, needle) -> None:
     d = _copy(runs["hypermask"], tmp_path / "r")
     f = d / name
     if damage == "truncate":
         f.write_bytes(f.read_bytes()[:100])
-    elif damage == "inflate":
-        f.write_bytes(f.read_bytes() + b"\0" * (3 << 20))  # larger than the run's masks can take
+    elif damage == "inflate":  # larger than the run's configuration can fill: refused unread
+        f.write_bytes(f.read_bytes() + b"\0" * (3 << 20))
     else:
         f.unlink()
     with pytest.raises(RunError) as e:
         analyze_run(d)
     assert needle in str(e.value) and "\n" not in str(e.value)
+    assert damage != "inflate" or "not read" in str(e.value)
     assert main(["analyze", str(d)]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1 and not (d / CACHE_FILE).exists()
@@ -264,3 +267,12 @@ def test_cli_analyze_bad_input(runs, tmp_path, capsys, args, needle) -> None:
     assert main(["analyze", *[str(d) if a == "RUN" else a for a in args], "--refresh"]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
+
+
+def test_data_other_than_the_runs_is_refused(runs, tmp_path) -> None:
+    d = _copy(runs["hypermask"], tmp_path / "r")
+    m = json.loads((d / "metrics.json").read_text())
+    m["data"]["sha256"] = "0" * 64
+    (d / "metrics.json").write_text(json.dumps(m))
+    with pytest.raises(RunError, match="is not the data this run was trained on"):
+        analyze_run(d)
