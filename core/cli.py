@@ -239,6 +239,8 @@ def format_tickets(r: dict[str, Any]) -> str:
                          f"   {_fmt(ctl['magnitude'][j])}   {_fmt(ctl['binarised'][j])}")
         lines.append(f"  mean     {_fmt(_mean(ctl['learned']))}   {_fmt(_mean(ctl['random_mean']))}"
                      f"          {_fmt(_mean(ctl['magnitude']))}   {_fmt(_mean(ctl['binarised']))}")
+        if ctl["note"]:
+            lines.append(f"  note: {ctl['note']}")
     else:
         lines.append(f"mask controls: not applicable — {ctl['reason']}")
     if sw["reason"] is None:

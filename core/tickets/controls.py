@@ -11,7 +11,8 @@ For task j and every masked tensor l, with M_l the learned semi-binary mask at t
   binarised  the learned support with every kept value set to 1 (M > 0 → 1): what the continuous
              values of the semi-binary mask add over a hard mask of the same support.
 Each is evaluated like the learned mask (Ŵ = W ⊙ mask, the output bias raw, task j's own test set,
-task-local labels). HyperMask only.
+task-local labels). HyperMask only. A run trained at p = 0 keeps every entry, so its controls say
+little about the support (`DENSE_NOTE`); the random one still tests where the values sit.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from torch import Tensor
 
 from core.tickets.settings import RANDOM_SEEDS
 from core.tickets.subnetworks import NO_MASK, Subnetworks
+
+
+DENSE_NOTE = ("every mask keeps every entry (a dense mask, as p = 0 gives): the magnitude control is the learned "
+              "mask itself, the binarised one all ones, and the random one only moves the learned values")
 
 
 def support_sizes(masks: dict[str, Tensor]) -> dict[str, int]:
@@ -75,15 +80,15 @@ def mask_controls(sub: Subnetworks, seeds: int = RANDOM_SEEDS) -> dict[str, Any]
         {"learned": T accuracies (= R[T−1, j]), "random_mean", "random_std" (sample std over the
          seeds, 0 for one seed): T each, "random": T lists of `seeds`, "magnitude", "binarised": T
          each (fractions); "seeds"; "layers": the masked tensors; "support_fraction": T lists of the
-         kept fraction k_l / n_l per tensor; "reason": None} — or every field None but "reason"
-         for a method without masks.
+         kept fraction k_l / n_l per tensor; "note": `DENSE_NOTE` when every support is full, else
+         None; "reason": None} — or every field None but "reason" for a method without masks.
     Raises:
         ValueError: seeds < 1.
     """
     if seeds < 1:
         raise ValueError(f"seeds={seeds} must be at least 1")
     keys = ("learned", "random_mean", "random_std", "random", "magnitude", "binarised", "seeds", "layers",
-            "support_fraction")
+            "support_fraction", "note")
     if sub.kind != "masks":
         return {**dict.fromkeys(keys), "reason": NO_MASK[sub.kind]}
     w = sub.target_weights()
@@ -104,7 +109,8 @@ def mask_controls(sub: Subnetworks, seeds: int = RANDOM_SEEDS) -> dict[str, Any]
         out["binarised"].append(sub.accuracy(sub.weights(j, {n: binarised_mask(m) for n, m in learned.items()}), j))
         sizes = support_sizes(learned)
         out["support_fraction"].append([sizes[n] / learned[n].numel() for n in learned])
-    out.update(seeds=seeds, layers=list(sub.masks(0)), reason=None)
+    full = all(f == 1.0 for row in out["support_fraction"] for f in row)
+    out.update(seeds=seeds, layers=list(sub.masks(0)), reason=None, note=DENSE_NOTE if full else None)
     return out
 
 

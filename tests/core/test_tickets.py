@@ -141,6 +141,16 @@ def test_random_and_magnitude_controls_keep_the_learned_support_size(runs) -> No
     assert top[kept].min() >= top[~kept].max()  # the largest |W ⊙ M| entries
 
 
+def test_controls_of_dense_masks_say_so(runs) -> None:
+    from core.tickets import from_run, mask_controls
+
+    sub = from_run(load_run(runs["hypermask"]))
+    dense = mask_controls(Subnetworks(sub.method, sub.bench, 2, 0.0), seeds=1)  # p = 0: every entry kept
+    assert dense["note"] and dense["magnitude"] == dense["learned"]
+    assert all(f == 1.0 for row in dense["support_fraction"] for f in row)
+    assert mask_controls(sub, seeds=1)["note"] is None
+
+
 def test_drift_of_a_new_run_and_of_a_run_without_snapshots(runs, tmp_path) -> None:
     run = load_run(runs["hypermask"])
     d = mask_drift(run)
