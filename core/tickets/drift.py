@@ -27,8 +27,9 @@ PREDATES = "this run predates per-task mask snapshots (task_masks.safetensors); 
 
 
 def read_task_masks(path: str | Path, shapes: dict[str, tuple[int, ...]], n_tasks: int) -> dict[int, dict[str, Tensor]]:
-    """Read a run's own-task mask snapshots, checked and bounded: JSON header + raw tensors
-    (safetensors never executes code), refused before any byte is parsed when larger than the run's masks can be.
+    """Read a run's own-task mask snapshots, checked and bounded: a JSON header and raw tensors
+    (safetensors never executes code); a file larger than the run's masks can fill is refused
+    before a byte of it is parsed.
 
     Args:
         path: the run folder.
@@ -62,9 +63,9 @@ def read_task_masks(path: str | Path, shapes: dict[str, tuple[int, ...]], n_task
                     raise RunError(f"{TASK_MASKS_FILE}: {key} has shape {tuple(t.shape)}, the target network's "
                                    f"{m.group(2)} {tuple(shapes[m.group(2)])}")
                 out.setdefault(int(m.group(1)), {})[m.group(2)] = t.float()
+    except RunError:
+        raise
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        if isinstance(e, RunError):
-            raise
         raise RunError(f"{TASK_MASKS_FILE} is not a valid safetensors file ({str(e).splitlines()[0][:80]})") from None
     return out
 

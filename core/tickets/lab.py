@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from core.runs import Run, load_run
+from core.runs import Run, RunError, load_run
 from core.tickets.cache import CACHE_VERSION, fingerprint, read_cache, write_cache
 from core.tickets.settings import HEADER_SLACK, RANDOM_SEEDS, SWEEP_LEVELS, settings
 
@@ -55,7 +55,8 @@ def analyze(run: Run, data: str | None = None, seeds: int = RANDOM_SEEDS,
         out = {
             "run": {"method": run.config.train.method, "benchmark": run.config.data.benchmark,
                     "tasks_done": run.tasks_done, "n_tasks": len(run.metrics["acc_matrix"]),
-                    "sparsity": sub.sparsity if sub.kind == "masks" else None, "n_classes": sub.bench.n_classes, "final_row": final_row},
+                    "sparsity": sub.sparsity if sub.kind == "masks" else None,
+                    "n_classes": sub.bench.n_classes, "final_row": final_row},
             "cross_mask": cross_mask_matrix(sub, final_row, logits),
             "sweep": sparsity_sweep(sub, levels),
             "controls": mask_controls(sub, seeds),
@@ -75,7 +76,7 @@ def check_file_sizes(path: str | Path) -> None:
         RunError: naming the file and both sizes, or an unreadable config.json / metrics.json.
     """
     from core.methods import parameter_total, target_parameters
-    from core.runs import RunError, read_config, read_metrics
+    from core.runs import read_config, read_metrics
 
     if not Path(path).is_dir():
         raise RunError(f"{path} is not a folder")
