@@ -286,7 +286,7 @@ def analyze(a: argparse.Namespace) -> int:
         return 2
     print(format_tickets(result))
     cache = {"reused": f"read from {CACHE_FILE}", "written": f"saved as {CACHE_FILE}"}.get(result["cache"], result["cache"])
-    print(f"analysis {time.perf_counter() - started:.1f} s (computing {result['seconds']:.1f} s); {cache}")
+    print(f"{time.perf_counter() - started:.1f} s (the analyses took {result['seconds']:.1f} s when computed); {cache}")
     return 0
 
 
