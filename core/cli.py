@@ -1,5 +1,5 @@
-"""Command-line interface: `python -m core train …` (argparse at the edge; core gets a RunConfig) and
-`python -m core watch RUN` (follow a run folder while it trains).
+"""Command-line interface (argparse at the edge; core gets a RunConfig): `python -m core train …`,
+`python -m core watch RUN` (follow a run folder while it trains) and `python -m core analyze RUN`.
 
 Every value is checked before any training starts: bad flags, absurd numbers, unreadable data and an
 --out that is a file or an existing run all end with one clear line on stderr and exit status 2.
@@ -72,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "terminal) and print its progress and results; Ctrl-C stops watching, not the run")
     wa.add_argument("run", help="the run folder")
     wa.add_argument("--quiet", action="store_true", help="no progress bar")
+    an = sub.add_parser("analyze", help="winning-ticket analyses and task-identity inference of a saved run "
+                        "(cross-mask matrix, sparsity sweep, control masks, mask drift, class-incremental accuracy); "
+                        "cached in the run folder as tickets.json")
+    an.add_argument("run", help="run folder")
+    an.add_argument("--data", help="MNIST data to evaluate on, if the path stored in the run is not here (must be "
+                    "the data the run was trained on)")
+    an.add_argument("--seeds", type=int, default=5, help="random-control masks per task")
+    an.add_argument("--refresh", action="store_true", help="recompute even if tickets.json is current")
+    an.add_argument("--threads", type=int, help="torch CPU threads (default: as for training)")
     return parser
 
 
@@ -126,12 +135,12 @@ def _pct(v: float | None) -> str:
     return "—" if v is None else f"{_fmt(v).strip()} %"
 
 
-def format_matrix(matrix: list[list[float | None]]) -> str:
-    """Accuracy matrix R[i, j] as a text table in percent."""
+def format_matrix(matrix: list[list[float | None]], corner: str = "R[i, j] (%)", row: str = "after i=") -> str:
+    """Accuracy matrix R[i, j] (or any T×T matrix of fractions) as a text table in percent."""
     t = len(matrix)
-    lines = ["R[i, j] (%)  " + " ".join(f"  j={j:<2}" for j in range(t))]
-    for i, row in enumerate(matrix):
-        lines.append(f"after i={i:<3} " + " ".join(f" {_fmt(v)}" for v in row))
+    lines = [f"{corner:<12} " + " ".join(f"  j={j:<2}" for j in range(t))]
+    for i, values in enumerate(matrix):
+        lines.append(f"{row}{i:<{12 - len(row)}} " + " ".join(f" {_fmt(v)}" for v in values))
     return "\n".join(lines)
 
 
@@ -263,6 +272,97 @@ def watch(a: argparse.Namespace, poll_s: float = 0.2) -> int:
     return 0
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def format_tickets(r: dict[str, Any]) -> str:
+    """A short text summary of `core.tickets.analyze_run`'s result: cross-mask matrix, learned mask
+    against its controls, sweep, drift and task-identity inference (each, or why it does not apply)."""
+    run, cm, ctl, sw, dr, inf = (r[k] for k in ("run", "cross_mask", "controls", "sweep", "drift", "inference"))
+    p = f" · trained sparsity p = {run['sparsity']:g} %" if run["sparsity"] is not None else ""
+    lines = [f"{run['method']} · {run['benchmark']} · {run['tasks_done']} of {run['n_tasks']} tasks learned{p}"]
+    if cm["reason"] is None:
+        lines += [f"cross-mask accuracy: test set of task i through the subnetwork of task j "
+                  f"(chance {_pct(cm['chance'])}; diagonal = R[T−1, i]: {'yes' if cm['diagonal_matches_r'] else 'NO'})",
+                  format_matrix(cm["matrix"], "C[i, j] (%)", "task i=")]
+    else:
+        lines.append(f"cross-mask accuracy: not defined — {cm['reason']}")
+    if ctl["reason"] is None:
+        lines.append(f"learned mask vs controls of equal per-layer support (%): learned · random (mean ± std, "
+                     f"{ctl['seeds']} seeds) · magnitude top-|W⊙M| · binarised")
+        for j, acc in enumerate(ctl["learned"]):
+            lines.append(f"  task {j:<3} {_fmt(acc)}   {_fmt(ctl['random_mean'][j])} ± {100 * ctl['random_std'][j]:4.1f}"
+                         f"   {_fmt(ctl['magnitude'][j])}   {_fmt(ctl['binarised'][j])}")
+        lines.append(f"  mean     {_fmt(_mean(ctl['learned']))}   {_fmt(_mean(ctl['random_mean']))}"
+                     f"          {_fmt(_mean(ctl['magnitude']))}   {_fmt(_mean(ctl['binarised']))}")
+        if ctl["note"]:
+            lines.append(f"  note: {ctl['note']}")
+    else:
+        lines.append(f"mask controls: not applicable — {ctl['reason']}")
+    if sw["reason"] is None:
+        means = [_mean([row[k] for row in sw["accuracy"]]) for k in range(len(sw["levels"]))]
+        lines.append("sparsity sweep, mean accuracy over tasks: " +
+                     " · ".join(f"p={p:g} {_pct(v)}" for p, v in zip(sw["levels"], means)))
+    else:
+        lines.append(f"sparsity sweep: not applicable — {sw['reason']}")
+    if dr["reason"] is None:
+        lines.append(f"mask drift, end of own task → end of training (mean over tasks and layers): Jaccard of "
+                     f"supports {_mean([_mean(row) for row in dr['jaccard']]):.3f}, mean |ΔM| "
+                     f"{_mean([_mean(row) for row in dr['mean_abs_change']]):.4f}")
+    else:
+        lines.append(f"mask drift: not available — {dr['reason']}")
+    if inf["task_accuracy"] is not None:
+        lines.append(f"task-identity inference by lowest entropy ({inf['n_samples']} test samples): task "
+                     f"accuracy {_pct(inf['task_accuracy'])}, class-incremental accuracy {_pct(inf['cil_accuracy'])}")
+    else:
+        cil = (f"class-incremental accuracy of the shared head {_pct(inf['cil_accuracy'])}"
+               if inf["cil_accuracy"] is not None else f"class-incremental accuracy not defined: {inf['cil_reason']}")
+        lines.append(f"task-identity inference: not applicable — {inf['reason']}; {cil}")
+    return "\n".join(lines)
+
+
+def analyze(a: argparse.Namespace) -> int:
+    """Run `python -m core analyze`; returns the exit status."""
+    from core.data.sources import DataError
+    from core.tickets import CACHE_FILE, analyze_run, read_cache, settings
+
+    try:
+        if a.threads is not None:
+            check_threads(a.threads, "--threads")
+        if a.seeds < 1:
+            raise ValueError(f"--seeds {a.seeds}: must be at least 1")
+        started = time.perf_counter()
+        if a.refresh or read_cache(a.run, settings(a.seeds)) is None:
+            import torch  # only when there is something to compute
+
+            torch.set_num_threads(a.threads if a.threads is not None else analysis_threads(a.run))
+        result = analyze_run(a.run, data=a.data, seeds=a.seeds, refresh=a.refresh)
+    except (ValueError, RunError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(format_tickets(result))
+    cache = {"reused": f"read from {CACHE_FILE}", "written": f"saved as {CACHE_FILE}"}.get(result["cache"], result["cache"])
+    print(f"{time.perf_counter() - started:.1f} s (the analyses took {result['seconds']:.1f} s when computed); {cache}")
+    return 0
+
+
+def analysis_threads(path: str) -> int:
+    """torch CPU threads for analysing run folder `path` when the user names none: as for training
+    (`core.devices.default_threads`), by the size of one evaluation — the run's target network
+    (`core.methods.target_parameters`, from its config and metrics.json; if unreadable: idle cores)."""
+    from core.devices import default_threads
+    from core.methods import target_parameters
+    from core.runs import read_config, read_metrics
+
+    try:
+        data = read_metrics(path)["data"]
+        n = target_parameters(read_config(path), tuple(int(v) for v in data["input_shape"]), int(data["n_classes"]))
+    except (RunError, KeyError, TypeError, ValueError):
+        return default_threads()
+    return default_threads(n)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m core`."""
     a = build_parser().parse_args(argv)
@@ -270,4 +370,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return train(a)
     if a.command == "watch":
         return watch(a)
+    if a.command == "analyze":
+        return analyze(a)
     return 2  # pragma: no cover - argparse enforces the sub-command

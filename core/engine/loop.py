@@ -29,8 +29,11 @@ from core import events as ev
 from core.engine.step import TaskStep
 from core.masks import mask_stats, ramped_sparsity
 from core.methods import Method, build_method, check_model_size
+from core.methods.base import accuracy
 from core.metrics import summarize
 from core.run_state import padded_matrix
+from core.tickets.inference import task_inference
+from core.tickets.subnetworks import Subnetworks, trained_sparsity
 from core.models.target import build_target
 from core.utils import seed_everything, tune_allocator
 
@@ -77,8 +80,7 @@ def _accuracy(method: Method, bench: Benchmark, eval_task: int, weight_task: int
     x, y = bench.test_inputs(eval_task)
     if limit is not None:
         x, y = x[:limit], y[:limit]
-    pred = method.predict(x, weight_task, sparsity).argmax(1)
-    return float((pred == y).float().mean())
+    return accuracy(method.predict(x, weight_task, sparsity), y)
 
 
 class _State:
@@ -91,6 +93,7 @@ class _State:
         self.next_task_acc: list[float] = []
         self.random_init_acc: list[float] = []
         self.mask_stats: list[list[dict[str, Any]]] = []
+        self.task_inference: dict[str, Any] | None = None  # core.tickets.inference, once training ends
         self.task_seconds: list[float] = []
         self.train_seconds = 0.0
         self.steps = 0
@@ -106,7 +109,7 @@ class _State:
             "acc_matrix": padded_matrix(self.acc_matrix, self.n_tasks),
             **summarize(self.acc_matrix, self.next_task_acc, self.random_init_acc),
             "next_task_acc": self.next_task_acc, "random_init_acc": self.random_init_acc,
-            "mask_stats": self.mask_stats, "task_seconds": self.task_seconds,
+            "mask_stats": self.mask_stats, "task_inference": self.task_inference, "task_seconds": self.task_seconds,
             "ms_per_iter": 1000 * self.train_seconds / self.steps if self.steps else None,
             "steps": self.steps, "device": self.device, "data": self.data, "created": self.created,
             "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"), "error": self.error,
@@ -162,6 +165,9 @@ def run_training(cfg: RunConfig, emit: ev.Emit | None = None,
         p_final = cfg.mask.sparsity
         state.random_init_acc = [_accuracy(method, bench, j, j, p_final) for j in range(len(bench.tasks))]
         stopped = _train_tasks(cfg, method, bench, state, send, should_stop, files)
+        if state.acc_matrix:  # class-incremental evaluation of the learned tasks (hypermask.md §6)
+            k = len(state.acc_matrix)
+            state.task_inference = task_inference(Subnetworks(method, bench, k, trained_sparsity(cfg, k - 1)))
         state.status = "stopped" if stopped else "finished"
         result.stopped = stopped
         result.metrics = state.metrics()
@@ -255,7 +261,7 @@ def _train_tasks(cfg: RunConfig, method: Method, bench: Benchmark, state: _State
         state.task_seconds.append(time.perf_counter() - t_start)
         if files is not None:
             files.write_tensors(method.state_tensors(),
-                                {j: m for j, m in masks.items() if m is not None})
+                                {j: m for j, m in masks.items() if m is not None}, task=t)
             files.write_metrics(state.metrics())
         send(ev.TaskFinished(t, state.steps, row, stats, state.task_seconds[-1]))
     return False

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from core.config import RunConfig
-from core.methods.base import Method
+from core.methods.base import EVAL_BATCH, Method, accuracy
 from core.methods.finetune import FineTune
 from core.methods.hnet import HNet
 from core.methods.hypermask import HyperMask
@@ -44,6 +44,11 @@ def check_model_size(cfg: RunConfig, input_shape: tuple[int, int, int], n_classe
     check_size(sum(math.prod(s) for s in shapes.values()), n_tasks, cfg.hyper)
 
 
+def target_parameters(cfg: RunConfig, input_shape: tuple[int, int, int], n_classes: int) -> int:
+    """Parameters of `cfg`'s target network, counted without building it (shapes only)."""
+    return sum(p.numel() for p in _meta_target(cfg, input_shape, n_classes).parameters())
+
+
 def parameter_total(cfg: RunConfig, input_shape: tuple[int, int, int], n_classes: int, n_tasks: int) -> int:
     """Trained parameters of `cfg`'s method (target network and hypernetwork), counted without
     building either: what each Adam step reads and writes, so a measure of a step's size."""
@@ -56,4 +61,5 @@ def parameter_total(cfg: RunConfig, input_shape: tuple[int, int, int], n_classes
     return n_hyper + (n_target if cfg.train.method == "hypermask" else 0)
 
 
-__all__ = ["Method", "HyperMask", "FineTune", "HNet", "REGISTRY", "build_method", "check_model_size", "parameter_total"]
+__all__ = ["EVAL_BATCH", "Method", "accuracy", "HyperMask", "FineTune", "HNet", "REGISTRY", "build_method", "check_model_size", "parameter_total",
+           "target_parameters"]

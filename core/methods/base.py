@@ -18,6 +18,16 @@ from core.config import RunConfig
 from core.models.hypernet import HyperNetwork
 
 
+#: Test samples per forward pass when evaluating (a whole split-MNIST task's test set in one or two).
+EVAL_BATCH = 2048
+
+
+def accuracy(logits: Tensor, y: Tensor) -> float:
+    """Fraction of rows of `logits` (N, C) whose argmax equals the task-local label y (N,), as the
+    accuracy matrix R[i, j] holds it (a float32 mean, then a Python float)."""
+    return float((logits.argmax(1) == y).float().mean())
+
+
 class Method(ABC):
     """Base class. Subclasses set `target` and optionally `hypernet`.
 
@@ -55,10 +65,16 @@ class Method(ABC):
         return None
 
     @torch.no_grad()
-    def predict(self, x: Tensor, task: int, sparsity: float, batch: int = 2048) -> Tensor:
+    def predict(self, x: Tensor, task: int, sparsity: float, batch: int = EVAL_BATCH) -> Tensor:
         """Logits (N, n_classes) for inputs x (N, C, H, W) with task `task`'s weights."""
-        w = self.weights(task, sparsity)
-        return torch.cat([functional_call(self.target, w, (x[i:i + batch],))
+        return self.logits(self.weights(task, sparsity), x, batch)
+
+    @torch.no_grad()
+    def logits(self, weights: dict[str, Tensor], x: Tensor, batch: int = EVAL_BATCH) -> Tensor:
+        """Logits (N, n_classes) of the target network with effective parameters `weights`
+        ({name: tensor}, e.g. from `weights` or a control mask) for inputs x (N, C, H, W), in batches
+        of `batch`: the one evaluation path of the loop's accuracy matrix and of `core.tickets`."""
+        return torch.cat([functional_call(self.target, weights, (x[i:i + batch],))
                           for i in range(0, x.shape[0], batch)])
 
     def to(self, device: torch.device) -> "Method":

@@ -8,6 +8,9 @@ A run folder holds
   events.jsonl        the training events (core/events.py), one JSON object a line
   weights.safetensors target.* and hypernet.* tensors (task embeddings: hypernet.embeddings)
   masks.safetensors   final per-task masks "task<j>/<param>" (float16, for inspection)
+  task_masks.safetensors  each task's mask at the end of its own task, same names (float16; runs
+                      written before this file existed lack it)
+  tickets.json        cached winning-ticket analyses (core/tickets), if they were computed
   .run.lock           the claim on the folder (core/runs/claim.py)
 JSON and safetensors only: loading a run never executes code. Files are written to a temporary name
 and renamed, after every task, so an interrupted run keeps its completed tasks.
@@ -20,12 +23,12 @@ deletion), bundles (zip export and checked import).
 from core.runs.bundles import MAX_BUNDLE_BYTES, export_bundle, import_bundle
 from core.runs.event_log import EventLog, read_events
 from core.runs.claim import LOCK_FILE, check_out_dir, claim_run_dir, new_run_dir
-from core.runs.layout import RUN_FILES, RunError
+from core.runs.layout import RUN_FILES, TASK_MASKS_FILE, RunError
 from core.runs.listing import RunSummary, delete_run, early_failure, list_runs, summarize_run
 from core.runs.reader import Run, check_tensor_files, load_run, read_config, read_metrics
 from core.runs.writer import RunFiles, record_failure
 
-__all__ = ["EventLog", "MAX_BUNDLE_BYTES", "LOCK_FILE", "RUN_FILES", "Run", "RunError", "RunFiles", "RunSummary",
+__all__ = ["EventLog", "MAX_BUNDLE_BYTES", "LOCK_FILE", "RUN_FILES", "TASK_MASKS_FILE", "Run", "RunError", "RunFiles", "RunSummary",
            "check_out_dir", "check_tensor_files", "claim_run_dir", "delete_run", "early_failure",
            "export_bundle", "import_bundle", "list_runs", "load_run", "new_run_dir", "read_config",
            "read_events", "read_metrics", "record_failure", "summarize_run"]

@@ -11,10 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 from core import events as ev
 from core.config import FORMAT_VERSION, RunConfig
-from core.runs.layout import save_tensors_atomic, write_json_atomic
+from core.runs.layout import TASK_MASKS_FILE, save_tensors_atomic, write_json_atomic
 
 if TYPE_CHECKING:
     from torch import Tensor
+
+
+def _flat_masks(masks: dict[int, dict[str, Tensor]]) -> dict[str, Tensor]:
+    """{task: {param: mask}} → {"task<j>/<param>": float16 CPU tensor}, the masks files' layout."""
+    import torch
+
+    return {f"task{t}/{n}": m.detach().to("cpu", torch.float16) for t, ms in masks.items() for n, m in ms.items()}
 
 
 @dataclass
@@ -27,6 +34,7 @@ class RunFiles:
         self.path = Path(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._log = open(self.path / "events.jsonl", "a", encoding="utf-8")
+        self._own_masks: dict[str, Tensor] = {}  # "task<j>/<param>" → float16 CPU snapshot
 
     def write_config(self, cfg: RunConfig) -> None:
         write_json_atomic(self.path / "config.json", {"format_version": FORMAT_VERSION, "config": cfg.to_dict()})
@@ -38,13 +46,18 @@ class RunFiles:
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         write_json_atomic(self.path / "metrics.json", {"format_version": FORMAT_VERSION, **metrics})
 
-    def write_tensors(self, weights: dict[str, Tensor], masks: dict[int, dict[str, Tensor]]) -> None:
-        import torch
-
+    def write_tensors(self, weights: dict[str, Tensor], masks: dict[int, dict[str, Tensor]],
+                      task: int | None = None) -> None:
+        """Write the weights and every task's current mask (masks.safetensors); with `task`, the
+        task just finished, also keep `masks[task]` as that task's own-task snapshot and rewrite
+        task_masks.safetensors with all snapshots so far (what `core.tickets` mask drift compares)."""
         save_tensors_atomic(self.path / "weights.safetensors", weights)
-        flat = {f"task{t}/{n}": m.detach().to("cpu", torch.float16) for t, ms in masks.items() for n, m in ms.items()}
+        flat = _flat_masks(masks)
         if flat:
             save_tensors_atomic(self.path / "masks.safetensors", flat)
+        if task is not None and task in masks:
+            self._own_masks.update(_flat_masks({task: masks[task]}))
+            save_tensors_atomic(self.path / TASK_MASKS_FILE, self._own_masks)
 
     def close(self) -> None:
         self._log.close()

@@ -1,0 +1,71 @@
+"""The analyses' cache: tickets.json in the run folder, so a page opens at once the second time.
+
+    {"version": CACHE_VERSION,
+     "fingerprint": {file: [size in bytes, mtime in ns] or null, for weights.safetensors,
+                     masks.safetensors, task_masks.safetensors and metrics.json},
+     "settings": {"seeds": …, "levels": […]},
+     "seconds": time the analyses took, "created": ISO time,
+     "run": {…}, "cross_mask": {…}, "sweep": {…}, "controls": {…}, "drift": {…}, "inference": {…}}
+
+A cache is used only when its version, fingerprint and settings all equal the run's now, so retrained
+or replaced weights are analysed again. Reading is bounded (`MAX_CACHE_BYTES`) and plain JSON; a
+cache that cannot be read, or is stale, is ignored and rewritten. Imports neither torch nor the
+models: a cache hit costs a few stat calls and one small JSON parse.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from core.runs.layout import TASK_MASKS_FILE, write_json_atomic
+
+CACHE_FILE = "tickets.json"
+#: Bumped whenever the analyses or their JSON change, so older caches are recomputed.
+CACHE_VERSION = 1
+MAX_CACHE_BYTES = 16 * 1024 * 1024
+_FINGERPRINTED = ("weights.safetensors", "masks.safetensors", TASK_MASKS_FILE, "metrics.json")
+
+
+def fingerprint(path: str | Path) -> dict[str, list[int] | None]:
+    """{file: [size, mtime_ns]} of the run files the analyses read (None for an absent file)."""
+    out: dict[str, list[int] | None] = {}
+    for name in _FINGERPRINTED:
+        try:
+            st = (Path(path) / name).stat()
+            out[name] = [st.st_size, st.st_mtime_ns]
+        except OSError:
+            out[name] = None
+    return out
+
+
+def read_cache(path: str | Path, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The cached analyses of run folder `path` if they are current (same version, fingerprint and
+    `settings`), else None; never raises for a missing, oversized or malformed file."""
+    f = Path(path) / CACHE_FILE
+    try:
+        if f.stat().st_size > MAX_CACHE_BYTES:
+            return None
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+        return None
+    if data.get("fingerprint") != fingerprint(path) or data.get("settings") != settings:
+        return None
+    return data
+
+
+def write_cache(path: str | Path, result: dict[str, Any]) -> str | None:
+    """Write `result` (with its fingerprint and settings) as tickets.json, atomically; returns None,
+    or the reason it could not be written (e.g. a read-only folder such as a shipped pretrained run),
+    which never fails the analyses."""
+    try:
+        write_json_atomic(Path(path) / CACHE_FILE, result)
+    except (OSError, ValueError) as e:  # ValueError: a NaN, which strict JSON refuses
+        return f"{CACHE_FILE} not written ({getattr(e, 'strerror', None) or e})"
+    return None
+
+
+__all__ = ["CACHE_FILE", "CACHE_VERSION", "MAX_CACHE_BYTES", "fingerprint", "read_cache", "write_cache"]
