@@ -4,6 +4,10 @@ forked from it, ready to train. On a platform without forkserver, processes are 
 
 The forkserver is started by `warm_up()` (e.g. while a user fills in the Train form) or by the first
 run; it holds about 0.4 GB and ends with this process.
+
+As with any multiprocessing start method but fork, a main script given by path is run again (as
+`__mp_main__`) in every training process: a script that starts runs must do so under
+`if __name__ == "__main__":`, or each training process would start runs itself (and never train).
 """
 
 from __future__ import annotations
