@@ -526,3 +526,28 @@ def test_runs_page_names_damaged_tensor_files(env: Path, pretrained: Path) -> No
     at.selectbox(key="runs_selected").set_value(str((pretrained / "split-digits-hypermask").resolve())).run()
     assert not any("cannot open this run" in w.value for w in at.warning)
     assert not at.button(key="runs_open_masks").disabled
+
+
+def test_tickets_page_for_hypermask_finetune_and_a_damaged_run(env: Path, pretrained: Path) -> None:
+    """The Tickets page draws every analysis of a HyperMask run (drift: the run's own per-task mask
+    snapshots), says which analyses do not apply to fine-tuning, and names the damaged file of a run
+    whose weights are garbage — nothing else breaks."""
+    import shutil
+
+    at = _app("views/tickets.py")
+    at.selectbox(key="tickets_run").set_value(str((pretrained / "split-digits-hypermask").resolve())).run()
+    assert not at.exception and not at.error
+    assert {"tickets_cross", "tickets_sweep", "tickets_controls", "tickets_drift", "tickets_confusion"} <= \
+        set(_chart_keys(at))
+    assert (pretrained / "split-digits-hypermask" / "tickets.json").exists()  # cached for the next visit
+    at.selectbox(key="tickets_run").set_value(str((pretrained / "split-digits-finetune").resolve())).run()
+    assert not at.exception and "tickets_cross" not in _chart_keys(at)
+    assert any("fine-tuning" in i.value.lower() for i in at.info), [i.value for i in at.info]
+    bad = env / "damaged-hypermask"
+    shutil.copytree(pretrained / "split-digits-hypermask", bad)
+    (bad / "tickets.json").unlink()
+    (bad / "weights.safetensors").write_bytes(b"not a tensor file")
+    at = _app("views/tickets.py")
+    at.selectbox(key="tickets_run").set_value(str(bad.resolve())).run()
+    assert not at.exception
+    assert any("weights.safetensors" in e.value for e in at.error), [e.value for e in at.error]
