@@ -25,10 +25,10 @@ from core.runs.event_log import EventLog, read_events
 from core.runs.claim import LOCK_FILE, check_out_dir, claim_run_dir, new_run_dir
 from core.runs.layout import RUN_FILES, TASK_MASKS_FILE, RunError
 from core.runs.listing import RunSummary, delete_run, early_failure, list_runs, summarize_run
-from core.runs.reader import Run, check_tensor_files, load_run, read_config, read_metrics
+from core.runs.reader import Run, check_tensor_files, load_run, read_config, read_masks, read_metrics
 from core.runs.writer import RunFiles, record_failure
 
 __all__ = ["EventLog", "MAX_BUNDLE_BYTES", "LOCK_FILE", "RUN_FILES", "TASK_MASKS_FILE", "Run", "RunError", "RunFiles", "RunSummary",
            "check_out_dir", "check_tensor_files", "claim_run_dir", "delete_run", "early_failure",
            "export_bundle", "import_bundle", "list_runs", "load_run", "new_run_dir", "read_config",
-           "read_events", "read_metrics", "record_failure", "summarize_run"]
+           "read_events", "read_masks", "read_metrics", "record_failure", "summarize_run"]

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # torch and safetensors are imported where tensors are written, so that listing
     from torch import Tensor  # runs (the app's first page) does not pay for importing torch
 
-RUN_FILES = ("config.json", "metrics.json", "events.jsonl", "weights.safetensors", "masks.safetensors",
-             "task_masks.safetensors")
 #: Each task's mask as it was at the end of its own task ("task<j>/<param>", float16), beside
 #: masks.safetensors (every task's mask at the end of training): what mask drift compares.
 TASK_MASKS_FILE = "task_masks.safetensors"
+RUN_FILES = ("config.json", "metrics.json", "events.jsonl", "weights.safetensors", "masks.safetensors",
+             TASK_MASKS_FILE)
 
 
 class RunError(ValueError):

@@ -177,16 +177,34 @@ def load_run(path: str | Path) -> Run:
     masks: dict[int, dict[str, Tensor]] = {}
     if (p / "masks.safetensors").exists():
         shapes = {name: tuple(w.shape) for name, w in method.target.named_parameters()}
-        for key, t in _load_tensors(p / "masks.safetensors").items():
-            m = re.fullmatch(r"task(\d+)/(.+)", key)
-            if m:
-                task, name = int(m.group(1)), m.group(2)
-                if name not in shapes:
-                    raise RunError(f"masks.safetensors: {key} names no parameter of the target network")
-                if tuple(t.shape) != shapes[name]:
-                    raise RunError(f"masks.safetensors: {key} has shape {tuple(t.shape)}, but the target "
-                                   f"network's {name} has {shapes[name]}")
-                if task >= n_tasks:
-                    raise RunError(f"masks.safetensors: {key} is for task {task} of a {n_tasks}-task run")
-                masks.setdefault(task, {})[name] = t.float()
-    return Run(p, cfg, metrics, method, dict(sorted(masks.items())))
+        masks = read_masks(p / "masks.safetensors", shapes, n_tasks)
+    return Run(p, cfg, metrics, method, masks)
+
+
+def read_masks(file: Path, shapes: dict[str, tuple[int, ...]], n_tasks: int) -> dict[int, dict[str, Tensor]]:
+    """Per-task masks from a masks file (masks.safetensors, task_masks.safetensors): tensors named
+    "task<j>/<param>", float16 on disk, returned as {task: {param: float32 tensor}} sorted by task.
+    Keys of another form are ignored.
+
+    Args:
+        file: the safetensors file (safetensors never executes code).
+        shapes: {param: shape} of the target tensors a mask may cover.
+        n_tasks: the run's number of tasks.
+    Raises:
+        RunError: one line naming the file — missing, not safetensors, or a mask for no parameter of
+            `shapes`, of the wrong shape, or for a task beyond the run's.
+    """
+    masks: dict[int, dict[str, Tensor]] = {}
+    for key, t in _load_tensors(file).items():
+        m = re.fullmatch(r"task(\d+)/(.+)", key)
+        if m:
+            task, name = int(m.group(1)), m.group(2)
+            if name not in shapes:
+                raise RunError(f"{file.name}: {key} names no masked parameter of the target network")
+            if tuple(t.shape) != tuple(shapes[name]):
+                raise RunError(f"{file.name}: {key} has shape {tuple(t.shape)}, but the target "
+                               f"network's {name} has {tuple(shapes[name])}")
+            if task >= n_tasks:
+                raise RunError(f"{file.name}: {key} is for task {task} of a {n_tasks}-task run")
+            masks.setdefault(task, {})[name] = t.float()
+    return dict(sorted(masks.items()))

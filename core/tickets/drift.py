@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from core.runs import TASK_MASKS_FILE, Run, RunError
+from core.runs import TASK_MASKS_FILE, Run, RunError, read_masks
 from core.tickets.settings import HEADER_SLACK
 from core.tickets.subnetworks import KINDS, NO_MASK
 
@@ -42,8 +42,6 @@ def read_task_masks(path: str | Path, shapes: dict[str, tuple[int, ...]], n_task
             not a safetensors file, or a tensor that names no masked tensor, no task of the run, or
             has the wrong shape.
     """
-    from safetensors import SafetensorError, safe_open
-
     f = Path(path) / TASK_MASKS_FILE
     if not f.exists():
         return {}
@@ -51,23 +49,7 @@ def read_task_masks(path: str | Path, shapes: dict[str, tuple[int, ...]], n_task
     size = f.stat().st_size
     if size > limit:
         raise RunError(f"{TASK_MASKS_FILE} is {size:,} bytes, more than the {limit:,} this run's masks can take; not read")
-    out: dict[int, dict[str, Tensor]] = {}
-    try:
-        with safe_open(str(f), framework="pt") as h:
-            for key in h.keys():
-                m = re.fullmatch(r"task(\d+)/(.+)", key)
-                if m is None or m.group(2) not in shapes or int(m.group(1)) >= n_tasks:
-                    raise RunError(f"{TASK_MASKS_FILE}: {key!r} names no task and masked tensor of this run")
-                t = h.get_tensor(key)
-                if tuple(t.shape) != tuple(shapes[m.group(2)]):
-                    raise RunError(f"{TASK_MASKS_FILE}: {key} has shape {tuple(t.shape)}, the target network's "
-                                   f"{m.group(2)} {tuple(shapes[m.group(2)])}")
-                out.setdefault(int(m.group(1)), {})[m.group(2)] = t.float()
-    except RunError:
-        raise
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise RunError(f"{TASK_MASKS_FILE} is not a valid safetensors file ({str(e).splitlines()[0][:80]})") from None
-    return out
+    return read_masks(f, shapes, n_tasks)
 
 
 def jaccard(a: Tensor, b: Tensor) -> float:
