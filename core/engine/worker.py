@@ -20,6 +20,7 @@ loop's own code.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -32,6 +33,10 @@ from typing import Any
 from core.config import RunConfig, check_threads
 from core.engine.control import RunControl
 from core.runs import RunError, check_out_dir
+
+#: Niceness added to a training process (`os.nice`): training yields the CPU to the web server, so
+#: pages stay responsive while runs train (env HYPERMASK_TRAIN_NICE; 0 keeps the server's priority).
+TRAIN_NICE = 10
 
 #: Keys of a request.
 REQUEST_KEYS = ("config", "run_dir", "threads")
@@ -98,6 +103,15 @@ def read_commands(commands: Connection, control: RunControl) -> None:
     control.stop()
 
 
+def _lower_priority() -> None:
+    """Renice this training process by HYPERMASK_TRAIN_NICE (default `TRAIN_NICE`); a bad value or a
+    platform without nice leaves the priority as it is."""
+    try:
+        os.nice(max(0, min(19, int(os.environ.get("HYPERMASK_TRAIN_NICE", TRAIN_NICE)))))
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
 def train(request: Mapping[str, Any], commands: Connection) -> None:
     """Train the run `request` describes, steered by `commands` (the target of the training process).
 
@@ -105,6 +119,7 @@ def train(request: Mapping[str, Any], commands: Connection) -> None:
         ValueError: a malformed request (the process then exits with code 1; its parent reports it).
     """
     req = parse_request(request)
+    _lower_priority()
     # SIGTERM (e.g. to the server's whole process group) ends the run like Ctrl-C: saved as stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     control = RunControl()
