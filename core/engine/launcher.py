@@ -124,6 +124,26 @@ def submit(configs: Sequence[RunConfig], root: str | Path, owner: str, threads: 
     return QUEUE.submit(configs, root, owner, threads=threads, group=group, unlimited=unlimited)
 
 
+def resume_run(run_dir: str | Path, threads: int | None = None) -> str:
+    """Continue the interrupted (or stopped) run in `run_dir` from its last completed task, in a
+    training process of its own like any run this server starts (`core.engine.resume`); returns its
+    resolved folder. `threads`: None trains with the threads the run recorded (identical results).
+
+    Raises:
+        ValueError: the live-run limit; RunError (a ValueError): the folder cannot be resumed (a live
+        or finished run, missing or damaged files), with a one-line message.
+    """
+    if len(REGISTRY.active()) + 1 > MAX_LIVE_RUNS:
+        raise ValueError(f"at most {MAX_LIVE_RUNS} runs may train at once on this machine and "
+                         f"{len(REGISTRY.active())} are running; stop some first")
+    from core.engine.resume import check_resumable  # torch: imported here, not on the way to a first page
+
+    plan = check_resumable(run_dir)  # and events.jsonl ends at the last completed task before anyone follows it
+    path = str(plan.run_dir.resolve())
+    REGISTRY.start(plan.cfg, path, threads=threads, resume=True)
+    return path
+
+
 def prewarm() -> None:
     """Get ready for a Start while the user fills in a form: start the forkserver training processes
     are forked from (`core.engine.processes`; it imports PyTorch and the loop once, about 3.5 s on

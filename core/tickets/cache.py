@@ -18,11 +18,11 @@ the run's tensor files (a few MB for a demo run) and one small JSON parse.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 from core.runs.layout import TASK_MASKS_FILE, write_json_atomic
+from core.safe_io import FileProblem, read_json
 
 CACHE_FILE = "tickets.json"
 #: Bumped whenever the analyses or their JSON change, so older caches are recomputed.
@@ -48,12 +48,9 @@ def fingerprint(path: str | Path) -> dict[str, list[int | str] | None]:
 def read_cache(path: str | Path, settings: dict[str, Any]) -> dict[str, Any] | None:
     """The cached analyses of run folder `path` if they are current (same version, fingerprint and
     `settings`), else None; never raises for a missing, oversized or malformed file."""
-    f = Path(path) / CACHE_FILE
     try:
-        if f.stat().st_size > MAX_CACHE_BYTES:
-            return None
-        data = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        data = read_json(Path(path) / CACHE_FILE, MAX_CACHE_BYTES)  # a regular file only: never a FIFO
+    except (OSError, FileProblem):
         return None
     if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
         return None
