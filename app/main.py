@@ -21,6 +21,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the pa
 import pandas  # noqa: E402,F401
 import streamlit as st  # noqa: E402
 
+from app import roles  # noqa: E402
 from app.components.config_form import keep_form_values  # noqa: E402
 
 # Not "pages/": that folder name switches Streamlit to its legacy multipage mode, which runs a
@@ -44,6 +45,7 @@ def main() -> None:
         st.Page(PAGES_DIR / "runs.py", title="Runs", icon=":material/folder_open:"),
     ]
     page = st.navigation(pages)
+    roles.sidebar()
     keep_form_values()
     page.run()
     _get_training_ready_soon()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app import cached, paths, state
+from app import cached, paths, roles, state
 from app.components import charts, live, ui
 from app.components.config_form import METHOD_LABELS
 from core.engine import launcher
@@ -115,6 +115,9 @@ def _resume_ui(path: str, origin: str, s: RunSummary) -> None:
     status = live.status(path)
     if origin != "saved" or status not in ("interrupted", "stopped") or s.tasks_done >= s.n_tasks > 0:
         return
+    if not roles.is_presenter():
+        st.caption("The presenter can resume this run.")
+        return
     if st.button("Resume training", key="runs_resume", icon=":material/play_arrow:", width="stretch",
                  help=f"continue from the last completed task ({s.tasks_done} of {s.n_tasks} done); the results "
                       "equal those of a run that was never interrupted"):
@@ -129,6 +132,8 @@ def _resume_ui(path: str, origin: str, s: RunSummary) -> None:
 
 
 def _delete_ui(path: str, origin: str) -> None:
+    if not roles.is_presenter():
+        return  # visitors never delete
     run = launcher.get(path)
     if origin != "saved" or (run is not None and run.alive):
         st.caption("Pretrained and live runs cannot be deleted here." if origin != "saved" else
@@ -227,7 +232,8 @@ def main() -> None:
     problem = paths.runs_dir_problem()
     if problem:
         st.warning(problem, icon=":material/folder_off:")
-    _import_ui()
+    if roles.is_presenter():
+        _import_ui()
     rows = _all_runs()
     if not rows:
         st.info("No runs yet: train one on the **Train** page or import a bundle above.")
