@@ -9,10 +9,12 @@ modification time and request.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from app.components import projections
@@ -53,13 +55,14 @@ def try_load_run(path: str | Path) -> tuple[Run | None, str | None]:
         return None, f"{type(e).__name__}: {e}"[:200]
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _events(path: str, stamp: float) -> list[ev.Event]:
-    return runs.read_events(path)
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _events(path: str, stamp: float) -> tuple[ev.Event, ...]:
+    return tuple(runs.read_events(path))
 
 
-def events(path: str | Path) -> list[ev.Event]:
-    """The run's events.jsonl as typed events (cached per modification time)."""
+def events(path: str | Path) -> tuple[ev.Event, ...]:
+    """The run's events.jsonl as typed events (cached per modification time; one immutable copy per
+    server, shared by every session)."""
     p = Path(path)
     return _events(str(p.resolve()), _mtime(p / "events.jsonl"))
 
@@ -119,3 +122,11 @@ def _masks_numpy(path: str, stamp: float) -> dict[int, dict[str, np.ndarray]]:
 def masks_numpy(path: str | Path) -> dict[int, dict[str, np.ndarray]]:
     """The run's saved per-task masks as float32 numpy arrays (shared, read-only; {} without masks)."""
     return _masks_numpy(str(Path(path).resolve()), run_stamp(path))
+
+
+@st.cache_resource(max_entries=128, show_spinner=False)
+def shared_figure(key: Hashable, _build: Callable[[], go.Figure]) -> go.Figure:
+    """The figure `_build()` makes, built once per server for `key` and shared by every session that
+    shows the same thing (the Overview's shipped runs, a saved comparison): a room of visitors costs
+    one build. `key` must name everything the figure is drawn from; the figure is read only."""
+    return _build()

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import state
+from app import cached, state
 from app.components import charts, live, ui
 from app.components.scenario_view import INFERRED, draw_scenarios, scenario_switch
 from core import events as ev, run_state
@@ -95,9 +95,12 @@ def draw_comparison(runs: Mapping[str, Sequence[ev.Event]], prefix: str,
         return
 
     def figure(key: str, kinds: tuple[str, ...], build: Callable[[], Any]) -> Any:
-        """Live: rebuilt only when the events it is drawn from change (the fragment reruns often)."""
+        """Live: rebuilt only when the events it is drawn from change (the fragment reruns often).
+        Saved runs: built once per server and shared by every session showing the same runs."""
         if not live_view:
-            return build()
+            drawn_from = tuple((label, run_state.run_dir(recs), len(recs), str(recs[-1]) if recs else "")
+                               for label, recs in runs.items())
+            return cached.shared_figure((key, drawn_from, total), build)
         sig = tuple((label, live.signature(recs, kinds)) for label, recs in runs.items())
         return state.memo_figure(key, (sig, total), build)
 
