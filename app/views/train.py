@@ -14,7 +14,7 @@ import streamlit as st
 from app import paths, state
 from app.components import charts, live, ui
 from app.components.compare_view import partial_metrics
-from app.components.config_form import METHOD_LABELS, train_config_ui
+from app.components.config_form import BENCHMARK_LABELS, METHOD_LABELS, train_config_ui
 from core import events as ev, run_state
 from core.config import RunConfig
 from core.engine import launcher
@@ -133,8 +133,13 @@ def main() -> None:
     if not problem:
         launcher.prewarm()  # the next Start trains at once
     if current is None:
-        st.info("No live run. Configure one above and press **Start training**; Split Digits · demo takes about "
-                "15 seconds. Saved runs are on the **Runs** page, the pretrained comparison on the **Overview** page.")
+        chosen = ""
+        if res.config is not None:  # what the form holds now, not a fixed benchmark's figure
+            c = res.config
+            chosen = (f" The run set up above is {BENCHMARK_LABELS.get(c.data.benchmark, c.data.benchmark)}: "
+                      f"{c.data.tasks} tasks × {c.train.iters_per_task:,} iterations.")
+        st.info("No live run. Configure one above and press **Start training**." + chosen + " Saved runs are on "
+                "the **Runs** page, the pretrained comparison on the **Overview** page.")
         return
     live.live_fragment([current], lambda: _live_body(current))
 

@@ -37,6 +37,22 @@ def _fix_x_range(fig: go.Figure, total_steps: int | None) -> None:
         fig.update_xaxes(range=[0, total_steps], autorange=False)
 
 
+def _has_points(fig: go.Figure) -> bool:
+    return any(t.x is not None and len(t.x) for t in fig.data)
+
+
+def _empty_axes(fig: go.Figure, waiting_for: str, total_steps: int | None, log_y: bool = False) -> None:
+    """Before the first point: sensible fixed axes (Plotly's autorange of no data is −1 … 6 on a
+    linear axis and 10 … 10k on a log one) and a note saying what the chart waits for."""
+    if _has_points(fig):
+        return
+    fig.update_xaxes(range=[0, total_steps or 1], autorange=False, showticklabels=bool(total_steps))
+    if log_y:
+        fig.update_yaxes(range=[-2, 1], autorange=False)  # 0.01 … 10: where the loss terms start
+    fig.add_annotation(text=f"waiting for {waiting_for}…", x=0.5, y=0.5, xref="paper", yref="paper",
+                       showarrow=False, font=dict(color="rgba(90,90,90,0.9)"))
+
+
 def _curve_trace(task: int, c: dict[str, list], *, name: str, dash: str = "solid",
                  method: str | None = None, **kw: Any) -> go.Scatter:
     head = f"{method}<br>" if method else ""
@@ -91,6 +107,7 @@ def forgetting_curves(events: Sequence[Mapping[str, Any]], *, title: str = "Forg
     finish(fig, title=title, x_title="training iterations", y_title="accuracy",
             uirevision=uirevision, height=height, legend_title_text="evaluated on")
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    _empty_axes(fig, "the first evaluation", total_steps)
     _fix_x_range(fig, total_steps)
     return fig
 
@@ -124,6 +141,7 @@ def compare_forgetting(runs: Mapping[str, Sequence[Mapping[str, Any]]], *,
     finish(fig, title=title, x_title="training iterations", y_title="accuracy",
             uirevision=uirevision, height=height, legend=dict(groupclick="toggleitem"))
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    _empty_axes(fig, "the first evaluation", total_steps)
     _fix_x_range(fig, total_steps)
     return fig
 
@@ -175,5 +193,6 @@ def loss_curves(events: Sequence[Mapping[str, Any]], *, log_y: bool = True,
             y_title="loss (log scale)" if log_y else "loss", uirevision=uirevision, height=height)
     if log_y:
         fig.update_yaxes(type="log")
+    _empty_axes(fig, "the first logged step", total_steps, log_y=log_y)
     _fix_x_range(fig, total_steps)
     return fig
