@@ -41,24 +41,15 @@ def _overlaps(masks: dict[int, dict[str, np.ndarray]], layers: list[str], level:
 
 
 def _input_grid(run: Run, masks: dict[int, dict[str, np.ndarray]]) -> None:
-    first = masks[min(masks)].get("hidden.0.weight")
-    shape = run.metrics.get("data", {}).get("input_shape", [1, 28, 28])
-    side_h, side_w = int(shape[-2]), int(shape[-1])
-    if first is None or first.ndim != 2 or first.shape[1] != side_h * side_w * int(shape[0]):
+    grid = ma.input_grid(run, masks)
+    if grid is None:
         st.info("The first layer is not a linear layer over the image pixels (e.g. a CNN), so its mask "
                 "cannot be folded back to the image grid.")
         return
-    perms = None
-    if run.config.data.benchmark == "permuted-mnist":
-        from core.data.benchmarks import permutations
-
-        perms = [p.numpy() for p in permutations(run.config.data, run.config.train.seed)]
-    imgs = np.stack([ma.fold_input_mask(masks[t]["hidden.0.weight"], (side_h, side_w),
-                                        perms[t] if perms is not None and t < len(perms) else None)
-                     for t in sorted(masks)])
+    imgs, note = grid
+    side_h, side_w = imgs.shape[1:]
     fig = charts.input_masks_grid(imgs, task_labels=[f"task {t}" for t in sorted(masks)], tile_px=170,
                                   title=f"First-layer masks on the {side_h}×{side_w} input grid")
-    note = " (un-permuted to original pixel positions)" if perms is not None else ""
     ui.chart(fig, "masks_input_grid", "Mean mask value of the first-layer weights reading each pixel, one image "
              f"per task{note}: bright (yellow) pixels are the ones that task uses, dark ones it ignores.", "input_masks")
 
