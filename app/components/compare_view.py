@@ -10,6 +10,7 @@ import streamlit as st
 
 from app import state
 from app.components import charts, live, ui
+from app.components.forgetting_toggles import forgetting_toggles
 from app.components.scenario_view import INFERRED, draw_scenarios, scenario_switch
 from core import events as ev, run_state
 from core.metrics import summarize
@@ -56,7 +57,8 @@ def draw_comparison(runs: Mapping[str, Sequence[ev.Event]], prefix: str,
     """Draw the comparison of `runs` (label → typed events of one run each).
 
     Element keys: `<prefix>_scenario` (the task id given / inferred switch; inferred shows
-    `scenario_view.draw_scenarios` instead of the rest), `<prefix>_forgetting`, `<prefix>_metrics`,
+    `scenario_view.draw_scenarios` instead of the rest), `<prefix>_fc_methods` and `<prefix>_fc_highlight`
+    (the forgetting chart's method and task toggles), `<prefix>_forgetting`, `<prefix>_metrics`,
     `<prefix>_acc_<k>` (k = 0, 1, …).
     With `statuses` (live comparisons), a progress bar per run is shown and each figure is rebuilt only
     when the events it is drawn from change. Every chart goes through the in-place component (it
@@ -94,16 +96,17 @@ def draw_comparison(runs: Mapping[str, Sequence[ev.Event]], prefix: str,
         draw_scenarios(runs, prefix)
         return
 
-    def figure(key: str, kinds: tuple[str, ...], build: Callable[[], Any]) -> Any:
-        """Live: rebuilt only when the events it is drawn from change (the fragment reruns often)."""
+    def figure(key: str, kinds: tuple[str, ...], build: Callable[[], Any], extra: Any = None) -> Any:
+        """Live: rebuilt only when the events it is drawn from (or `extra`) change (the fragment reruns often)."""
         if not live_view:
             return build()
         sig = tuple((label, live.signature(recs, kinds)) for label, recs in runs.items())
-        return state.memo_figure(key, (sig, total), build)
+        return state.memo_figure(key, (sig, total, extra), build)
 
+    shown = forgetting_toggles(runs, f"{prefix}_fc")
     fig = figure(f"{prefix}_forgetting", live.FC_KINDS, lambda: charts.compare_forgetting(
         runs, total_steps=total, title="Forgetting curves: accuracy of every seen task", uirevision=f"{prefix}-fc",
-        height=560 if n_tasks * len(runs) > 10 else None))
+        height=560 if n_tasks * len(runs) > 10 else None, show=shown.methods, highlight=shown.highlight), shown)
     ui.chart(fig, f"{prefix}_forgetting",
              "Accuracy of each task (colour) while later tasks are trained; line style = method; dashed "
              "verticals mark task switches. Falling lines are forgetting.", in_place=True)

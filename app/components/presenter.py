@@ -28,10 +28,10 @@ def _sync_url() -> None:
 def switch() -> None:
     """The sidebar switch, started from the URL flag (`?present=1`, also `true`/`yes`/`on`); call once
     per run before the page. The flag follows the switch, so a link keeps presenter mode."""
-    if KEY not in st.session_state:
-        st.session_state[KEY] = str(st.query_params.get(URL_FLAG, "")).lower() in ("1", "true", "yes", "on")
-    else:  # the widget is redrawn on every page: keep its value across page switches
-        st.session_state[KEY] = st.session_state[KEY]
+    flag = str(st.query_params.get(URL_FLAG, "")).lower() in ("1", "true", "yes", "on")
+    # a link with the flag turns it on (the switch's callback drops the flag when it is turned off);
+    # re-assigned otherwise, so the value survives page switches (the widget is redrawn on every page)
+    st.session_state[KEY] = flag or bool(st.session_state.get(KEY, False))
     st.sidebar.toggle("Presenter mode", key=KEY, on_change=_sync_url,
                       help="for a projector: large type on every chart, one chart per screen width, a "
                            "colour-blind-safe palette, arrow keys step through a lesson (also ?present=1)")

@@ -14,6 +14,7 @@ import streamlit as st
 from app import paths, state
 from app.components import charts, live, ui
 from app.components.compare_view import partial_metrics
+from app.components.forgetting_toggles import forgetting_toggles
 from app.components.config_form import BENCHMARK_LABELS, METHOD_LABELS, train_config_ui
 from core import events as ev, run_state
 from core.config import RunConfig
@@ -21,12 +22,30 @@ from core.engine import launcher
 from core.runs import RunError
 
 LOSS_REFRESH_S = 1.0  # the loss curves (a new point every few steps) redraw at most once a second
+# Pace (slow motion), in iterations a second; 0 = full speed. The default demo, Split MNIST · demo
+# (5 tasks × 300 iterations), lasts about a minute at 25 a second: time to talk over it.
+PACES = (2, 5, 10, 25, 50, 100, 0)
+DEFAULT_PACE = 25
+
+
+def _pace_label(rate: float) -> str:
+    return "full speed" if not rate else f"{rate:g} it/s"
+
+
+def _pace_ui(current: str | None) -> float:
+    """The pace slider (key `train_pace`): changing it re-paces the run shown, while it trains."""
+    state.init_default("train_pace", DEFAULT_PACE)
+    return st.select_slider("Pace (slow motion)", PACES, key="train_pace", format_func=_pace_label,
+                            on_change=lambda: launcher.pace([current] if current else [], state.get("train_pace")),
+                            help="at most this many training iterations a second, so there is time to talk "
+                                 "over the curves; change it while the run trains")
 
 
 def _start(cfg: RunConfig) -> None:
     """Start button callback: new run folder under the runs dir, start the worker, attach."""
     try:
         run_dir = launcher.start_runs([cfg], paths.runs_dir(), paths.train_threads())[0]
+        launcher.pace([run_dir], state.get("train_pace", DEFAULT_PACE))
     except (RunError, ValueError, OSError) as e:
         state.flash("error", f"Could not start the run: {e}")
         return
@@ -82,9 +101,10 @@ def _live_body(run_dir: str) -> None:
     # screen too); the loss terms and the accuracy matrix share the row below (one under the other
     # in a narrow window). Figures are rebuilt only when their events change (the fragment reruns
     # every 0.4 s).
-    fig = state.memo_figure("live_forgetting", (live.signature(recs, live.FC_KINDS), total),
+    shown = forgetting_toggles({label: recs}, "train_fc")
+    fig = state.memo_figure("live_forgetting", (live.signature(recs, live.FC_KINDS), total, shown.highlight),
                             lambda: charts.forgetting_curves(recs, total_steps=total, uirevision="live-fc",
-                                                             title="Live forgetting curves"))
+                                                             title="Live forgetting curves", highlight=shown.highlight))
     ui.chart(fig, "live_forgetting", "Accuracy of each seen task (periodic evaluation on a test subsample) "
              "against training iterations; dashed lines mark task switches.", in_place=True)
     left, right = ui.wrapping_row("train_row", [("losses", 3, 26), ("matrix", 2, 20)])
@@ -121,6 +141,7 @@ def main() -> None:
     # moves (a chart that moves is mounted afresh and loses the user's zoom).
     with st.container():
         current = _attach_ui()
+    rate = _pace_ui(current)
     with st.expander("Configure a new run", expanded=current is None, key="train_config", on_change="rerun"):
         res = train_config_ui("train")
         if res.config is not None:
@@ -136,8 +157,11 @@ def main() -> None:
         chosen = ""
         if res.config is not None:  # what the form holds now, not a fixed benchmark's figure
             c = res.config
+            steps = c.data.tasks * c.train.iters_per_task
+            at_pace = (f", about {steps / rate / 60:.1f} min at {_pace_label(rate)}" if rate else
+                       ", at full speed")
             chosen = (f" The run set up above is {BENCHMARK_LABELS.get(c.data.benchmark, c.data.benchmark)}: "
-                      f"{c.data.tasks} tasks × {c.train.iters_per_task:,} iterations.")
+                      f"{c.data.tasks} tasks × {c.train.iters_per_task:,} iterations{at_pace}.")
         st.info("No live run. Configure one above and press **Start training**." + chosen + " Saved runs are on "
                 "the **Runs** page, the pretrained comparison on the **Overview** page.")
         return
