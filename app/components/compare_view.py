@@ -110,6 +110,11 @@ def draw_comparison(runs: Mapping[str, Sequence[ev.Event]], prefix: str,
     ui.chart(fig, f"{prefix}_forgetting",
              "Accuracy of each task (colour) while later tasks are trained; line style = method; dashed "
              "verticals mark task switches. Falling lines are forgetting.", in_place=True)
+    if BASELINE in runs:  # the number a fresh reader stumbles on: fine-tuning below a coin toss
+        st.caption("How to read this: fine-tuning can end **below chance** on an old task (under 50 % on a "
+                   "2-class task). Its one shared output head is re-tuned for each new task's label pair, so an "
+                   "old task's images are answered with the newest task's decision rule: systematically "
+                   "wrong, not just random.")
     with st.container(key=f"{prefix}_metrics_box"):
         _metrics_section(runs, prefix, figure)
     ui.formulas(f"{prefix}_formulas")

@@ -43,8 +43,9 @@ INPUT_MASK_SCALE = "Viridis"  # first-layer masks on the image grid: high (used)
 
 
 #: Okabe & Ito (2008), "Color Universal Design": eight colours told apart with every common colour-vision
-#: deficiency, black last; the projector palette (task k gets OKABE_ITO[k % 8]).
-OKABE_ITO: tuple[str, ...] = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
+#: deficiency; the projector palette (task k gets OKABE_ITO[k % 8]). Yellow last: on a white background a
+#: projector washes it out, so the first seven tasks never get it.
+OKABE_ITO: tuple[str, ...] = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442")
 
 PROJECTOR_FONT = 22  # px: base type on a projector (titles +8, ticks = base, annotations ≥ base − 2)
 PROJECTOR_HEIGHT = 620  # px: the least height of a chart in presenter mode
