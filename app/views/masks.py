@@ -103,8 +103,14 @@ def _analysis(choice: RunChoice) -> None:
     weights = [n for n in layers if n.endswith("weight")]
     shown = layers if st.checkbox("Include bias masks", key="masks_biases") else weights
     st.subheader("Mask overlap between tasks")
+    st.caption("How to read this: off-diagonal values well below 1 mean tasks keep partly different weights "
+               "(their own subnetworks); values near 1 mean they share almost everything. With p = 0 every "
+               "entry is kept, so raise the level above to compare what each task relies on.")
     _overlaps(masks, shown, level)
     st.subheader("Sparsity and per-neuron usage")
+    st.caption("How to read this: sparsity near p in every cell is the threshold at work (per task and layer); "
+               "0 % for a p = 0 run is expected, the paper's setting. Neuron usage: bright columns shared by "
+               "every task are units all tasks need; a column bright for one task only is a unit it owns.")
     c = ui.wrapping_row("masks_usage_row", [("sparsity", 1, 22), ("neurons", 1, 22)])
     with c[0]:
         z = ma.sparsity_matrix([masks[t] for t in sorted(masks)], layers, level)
@@ -117,8 +123,11 @@ def _analysis(choice: RunChoice) -> None:
                  "Mean mask value of each output neuron's weights, per task: which units each task uses.",
                  f"neuron_usage_{layer}")
     st.subheader("Which pixels each task uses")
+    st.caption("How to read this: bright where a task's digits differ, dark at the blank border that no digit uses.")
     _input_grid(run, masks)
     st.subheader("Mask values and the threshold τ")
+    st.caption("How to read this: a spike at 0 is the p % of entries cut; the kept values spread from τ to 1. "
+               "Semi-binary: zero or a soft value, not just 0 / 1.")
     _histogram(masks, layers)
 
 
