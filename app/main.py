@@ -22,6 +22,7 @@ import pandas  # noqa: E402,F401
 import streamlit as st  # noqa: E402
 
 from app import roles  # noqa: E402
+from app.components import presenter  # noqa: E402
 from app.components.config_form import keep_form_values  # noqa: E402
 
 # Not "pages/": that folder name switches Streamlit to its legacy multipage mode, which runs a
@@ -43,10 +44,12 @@ def main() -> None:
         st.Page(PAGES_DIR / "embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
         st.Page(PAGES_DIR / "tickets.py", title="Tickets", icon=":material/confirmation_number:"),
         st.Page(PAGES_DIR / "runs.py", title="Runs", icon=":material/folder_open:"),
+        st.Page(PAGES_DIR / "lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
     ]
     page = st.navigation(pages)
     roles.sidebar()
     keep_form_values()
+    presenter.switch()
     page.run()
     _get_training_ready_soon()
 

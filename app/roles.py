@@ -57,6 +57,17 @@ def owner() -> str:
     return f"visitor-{ctx.session_id if ctx is not None else 'unknown'}"
 
 
+def may_steer(run_dirs: Sequence[str]) -> bool:
+    """Whether this session may pause, step, stop or re-pace `run_dirs`: the presenter always, a
+    visitor only runs it started itself."""
+    if is_presenter():
+        return True
+    from core.engine import launcher
+
+    me = owner()
+    return bool(run_dirs) and all(launcher.QUEUE.owner_of(str(d)) == me for d in run_dirs)
+
+
 def visitors_may_train() -> bool:
     with _HALL_LOCK:
         return _HALL["visitors_may_train"]

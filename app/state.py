@@ -27,6 +27,7 @@ _FLASH = "_flash"  # list[(level, text)] shown once on the next run
 _PENDING_DELETE = "_pending_delete"  # str | None: run folder awaiting confirmation
 _PROJECTION = "_projection_request"  # dict | None: the last projection asked for
 _FIGURES = "_live_figures"  # dict[chart key, (signature, figure)]: see memo_figure
+_ABLATION = "_lesson_ablation"  # list[str]: run folders of the lessons' live ablation
 
 T = TypeVar("T")
 
@@ -95,6 +96,15 @@ def compare_group() -> list[str] | None:
 
 def set_compare_group(run_dirs: list[str]) -> None:
     st.session_state[_COMPARE] = list(run_dirs)
+
+
+def lesson_ablation() -> list[str]:
+    """The run folders of the live ablation this session started in a lesson ([] before)."""
+    return list(st.session_state.get(_ABLATION, []))
+
+
+def set_lesson_ablation(run_dirs: list[str]) -> None:
+    st.session_state[_ABLATION] = list(run_dirs)
 
 
 def flash(level: str, text: str) -> None:

@@ -7,6 +7,7 @@ Starts `streamlit run app/main.py` (new runs go to a temporary folder, never to 
   assets/screenshot_compare.png   Compare: a live Split MNIST · demo comparison, HyperMask vs fine-tuning
   assets/screenshot_tickets.png   Tickets: the winning-ticket analyses of the pretrained HyperMask run
   assets/screenshot_scenarios.png Overview with "task id inferred": both scenarios side by side
+  assets/screenshot_lesson<k>_<slug>.png  each lesson's first step in presenter mode
 Takes about 1–2 minutes on 2 CPU cores (several more when other processes load the machine).
 
     python benchmarks/screenshots.py [--out assets] [--only overview,masks,train,compare,tickets,scenarios]
@@ -43,7 +44,7 @@ from tests.browser.browser_helpers import (
     wait_idle,
 )
 
-PAGES = ("overview", "masks", "train", "compare", "tickets", "scenarios")
+PAGES = ("overview", "masks", "train", "compare", "tickets", "scenarios", "lessons")
 WIDTH = 1400
 
 
@@ -95,6 +96,19 @@ def scenarios(driver, url: str, out: Path) -> None:  # noqa: ANN001
     _settle(driver)
     _check(driver, "scenarios")
     screenshot(driver, out / "screenshot_scenarios.png", full_height=True, max_height=3000)
+
+
+def lessons(driver, url: str, out: Path) -> None:  # noqa: ANN001
+    """Each lesson's first step in presenter mode, as on a projector (1400 × 1000)."""
+    from app.lessons.content import LESSONS
+
+    driver.set_window_size(WIDTH, 1000)
+    for k, lesson in enumerate(LESSONS, start=1):
+        driver.get(f"{url}/lessons?lesson={lesson.slug}&step=1&present=1")
+        wait_css(driver, f".st-key-lesson_visual {PLOT_CSS}", 120)
+        _settle(driver)
+        _check(driver, f"lesson {lesson.slug}")
+        screenshot(driver, out / f"screenshot_lesson{k}_{lesson.slug}.png", full_height=True, max_height=2600)
 
 
 def train(driver, url: str, out: Path) -> None:  # noqa: ANN001
@@ -154,7 +168,7 @@ def main() -> None:
                 t = time.perf_counter()
                 try:
                     {"overview": overview, "masks": masks, "train": train, "compare": compare,
-                     "tickets": tickets, "scenarios": scenarios}[page](driver, srv.url,
+                     "tickets": tickets, "scenarios": scenarios, "lessons": lessons}[page](driver, srv.url,
                                                                                                    out)
                 except Exception:
                     screenshot(driver, tmp / f"failed_{page}.png")

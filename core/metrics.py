@@ -6,6 +6,8 @@ diagonal are None (not yet seen) or absent (ragged lower-triangular rows are acc
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any, Sequence
 
 Matrix = Sequence[Sequence[float | None]]
@@ -77,3 +79,23 @@ def summarize(r: Matrix, next_task_acc: Sequence[float] = (), random_init_acc: S
     return {"avg_acc": average_accuracy(r), "bwt": backward_transfer(r), "forgetting": forgetting(r),
             "fwt": forward_transfer(list(next_task_acc)[: len(r) - 1], random_init_acc)
             if random_init_acc else None}
+
+
+def matrix_csv(r: Matrix, decimals: int = 4) -> str:
+    """The accuracy matrix R[i, j] as CSV text: a header row (`R[i, j]`, `task 0` … `task T−1`), then
+    one row per trained task (`after task i`, then its accuracies); None (above the diagonal) is an
+    empty cell. Values are rounded to `decimals` places: the float32 noise of a stored accuracy
+    (0.9950000047683716) carries no information (a test set has at most ~10^4 images).
+
+    Args:
+        r: T rows of fractions in [0, 1] or None (ragged rows allowed).
+        decimals: places after the point (the default keeps 0.01 % resolution).
+    """
+    n_cols = max((len(row) for row in r), default=0)
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(["R[i, j]", *(f"task {j}" for j in range(n_cols))])
+    for i, row in enumerate(r):
+        cells = ["" if v is None else repr(round(float(v), decimals)) for v in row]
+        out.writerow([f"after task {i}", *cells, *[""] * (n_cols - len(row))])
+    return buf.getvalue()

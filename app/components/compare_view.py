@@ -10,6 +10,7 @@ import streamlit as st
 
 from app import cached, state
 from app.components import charts, live, ui
+from app.components.forgetting_toggles import forgetting_toggles
 from app.components.scenario_view import INFERRED, draw_scenarios, scenario_switch
 from core import events as ev, run_state
 from core.metrics import summarize
@@ -56,7 +57,8 @@ def draw_comparison(runs: Mapping[str, Sequence[ev.Event]], prefix: str,
     """Draw the comparison of `runs` (label → typed events of one run each).
 
     Element keys: `<prefix>_scenario` (the task id given / inferred switch; inferred shows
-    `scenario_view.draw_scenarios` instead of the rest), `<prefix>_forgetting`, `<prefix>_metrics`,
+    `scenario_view.draw_scenarios` instead of the rest), `<prefix>_fc_methods` and `<prefix>_fc_highlight`
+    (the forgetting chart's method and task toggles), `<prefix>_forgetting`, `<prefix>_metrics`,
     `<prefix>_acc_<k>` (k = 0, 1, …).
     With `statuses` (live comparisons), a progress bar per run is shown and each figure is rebuilt only
     when the events it is drawn from change. Every chart goes through the in-place component (it
@@ -94,22 +96,28 @@ def draw_comparison(runs: Mapping[str, Sequence[ev.Event]], prefix: str,
         draw_scenarios(runs, prefix)
         return
 
-    def figure(key: str, kinds: tuple[str, ...], build: Callable[[], Any]) -> Any:
-        """Live: rebuilt only when the events it is drawn from change (the fragment reruns often).
-        Saved runs: built once per server and shared by every session showing the same runs."""
+    def figure(key: str, kinds: tuple[str, ...], build: Callable[[], Any], extra: Any = None) -> Any:
+        """Live: rebuilt only when the events it is drawn from (or `extra`) change (the fragment reruns often).
+        Saved runs: built once per server and shared by every session showing the same runs (and `extra`)."""
         if not live_view:
             drawn_from = tuple((label, run_state.run_dir(recs), len(recs), str(recs[-1]) if recs else "")
                                for label, recs in runs.items())
-            return cached.shared_figure((key, drawn_from, total), build)
+            return cached.shared_figure((key, drawn_from, total, repr(extra)), build)
         sig = tuple((label, live.signature(recs, kinds)) for label, recs in runs.items())
-        return state.memo_figure(key, (sig, total), build)
+        return state.memo_figure(key, (sig, total, extra), build)
 
+    shown = forgetting_toggles(runs, f"{prefix}_fc")
     fig = figure(f"{prefix}_forgetting", live.FC_KINDS, lambda: charts.compare_forgetting(
         runs, total_steps=total, title="Forgetting curves: accuracy of every seen task", uirevision=f"{prefix}-fc",
-        height=560 if n_tasks * len(runs) > 10 else None))
+        height=560 if n_tasks * len(runs) > 10 else None, show=shown.methods, highlight=shown.highlight), shown)
     ui.chart(fig, f"{prefix}_forgetting",
              "Accuracy of each task (colour) while later tasks are trained; line style = method; dashed "
              "verticals mark task switches. Falling lines are forgetting.", in_place=True)
+    if BASELINE in runs:  # the number a fresh reader stumbles on: fine-tuning below a coin toss
+        st.caption("How to read this: fine-tuning can end **below chance** on an old task (under 50 % on a "
+                   "2-class task). Its one shared output head is re-tuned for each new task's label pair, so an "
+                   "old task's images are answered with the newest task's decision rule: systematically "
+                   "wrong, not just random.")
     with st.container(key=f"{prefix}_metrics_box"):
         _metrics_section(runs, prefix, figure)
     ui.formulas(f"{prefix}_formulas")

@@ -98,7 +98,8 @@ def _reset_fields(prefix: str) -> None:
 
 
 def _init(prefix: str, with_method: bool) -> None:
-    state.init_default(_key(prefix, "benchmark"), "split-digits")
+    # Train: Split MNIST · demo, about a minute at the page's default pace; Compare: Split Digits (seconds)
+    state.init_default(_key(prefix, "benchmark"), "split-mnist" if prefix == "train" else "split-digits")
     if with_method:
         state.init_default(_key(prefix, "method"), "hypermask")
     state.init_default(_key(prefix, "preset"), "demo")

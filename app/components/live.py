@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import cached, state
+from app import cached, roles, state
 from core import events as ev
 from core.engine import launcher
 from core import run_state
@@ -127,7 +127,11 @@ def status(run_dir: str) -> str:
 
 
 def controls(run_dirs: Sequence[str], prefix: str) -> None:
-    """Pause / Resume / Step / Stop buttons (keys `<prefix>_pause` …), enabled by the runs' state."""
+    """Pause / Resume / Step / Stop buttons (keys `<prefix>_pause` …), enabled by the runs' state; only
+    for those who may steer the runs (`app.roles.may_steer`: a visitor watches others' runs)."""
+    if not roles.may_steer(run_dirs):
+        st.caption("You are watching this run; the presenter (or whoever started it) steers it.")
+        return
     runs = [r for r in (launcher.get(d) for d in run_dirs) if r is not None and r.alive]
     any_running = any(r.status() == "running" for r in runs)
     any_paused = any(r.status() == "paused" for r in runs)

@@ -17,6 +17,7 @@ across tasks; they are passed as numpy arrays (convert tensors with `.detach().c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,7 @@ __all__ = [
     "neuron_usage",
     "fold_input_mask",
     "threshold_of",
+    "input_grid",
 ]
 
 
@@ -226,3 +228,24 @@ def threshold_of(mask_values: np.ndarray) -> float:
     if nz.size == 0 or nz.size == v.size:
         return 0.0
     return float(np.abs(nz).min())
+
+
+def input_grid(run: Any, masks: dict[int, dict[str, np.ndarray]]) -> tuple[np.ndarray, str] | None:
+    """Every task's first-layer mask folded onto the input image (`fold_input_mask`): an array of shape
+    (T, H, W) in task order and a note for the caption (" (un-permuted …)" for Permuted MNIST, whose
+    pixels are put back in their original places), or None when the first layer is not a linear layer
+    over the pixels (a CNN). `run` is a loaded `core.runs.Run` (its config and metrics' input shape)."""
+    first = masks[min(masks)].get("hidden.0.weight")
+    shape = run.metrics.get("data", {}).get("input_shape", [1, 28, 28])
+    side_h, side_w = int(shape[-2]), int(shape[-1])
+    if first is None or first.ndim != 2 or first.shape[1] != side_h * side_w * int(shape[0]):
+        return None
+    perms = None
+    if run.config.data.benchmark == "permuted-mnist":
+        from core.data.benchmarks import permutations
+
+        perms = [p.numpy() for p in permutations(run.config.data, run.config.train.seed)]
+    imgs = np.stack([fold_input_mask(masks[t]["hidden.0.weight"], (side_h, side_w),
+                                     perms[t] if perms is not None and t < len(perms) else None)
+                     for t in sorted(masks)])
+    return imgs, " (un-permuted to original pixel positions)" if perms is not None else ""

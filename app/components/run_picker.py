@@ -32,7 +32,11 @@ def _describe(method: str, benchmark: str) -> str:
 
 
 def available_runs() -> list[RunChoice]:
-    """Live runs (newest first), then pretrained runs, then readable saved runs (newest first)."""
+    """Live runs (newest first), then pretrained runs, then readable saved runs (newest first).
+
+    A saved run that ended before its first task finished is left out: nothing of it was saved but
+    its configuration and events (no weights, no masks), so no analysis page can open it
+    (`_unfinished_runs` counts them for a note under the picker)."""
     out: list[RunChoice] = []
     seen: set[str] = set()
     for path, run in reversed(list(launcher.all_runs().items())):
@@ -48,11 +52,17 @@ def available_runs() -> list[RunChoice]:
             out.append(RunChoice(str(entry.path), f"★ {entry.title}", "pretrained", s.method, s.benchmark))
     for s in list_runs(paths.runs_dir()):
         p = str(s.path.resolve())
-        if s.error is None and p not in seen:
+        if s.error is None and p not in seen and s.tasks_done > 0:
             acc = f" · ACC {pct(s.avg_acc)}"
             label = f"{s.name} — {_describe(s.method, s.benchmark)}{acc} ({s.status})"
             out.append(RunChoice(p, label, "saved", s.method, s.benchmark))
     return out
+
+
+def _unfinished_runs() -> int:
+    """How many readable saved runs finished no task (left out of `available_runs`)."""
+    return sum(1 for s in list_runs(paths.runs_dir()) if s.error is None and s.tasks_done == 0
+               and s.status not in ("running",))
 
 
 def run_picker(key: str, label: str = "Run", prefer_method: str | None = None) -> RunChoice | None:
@@ -74,6 +84,10 @@ def run_picker(key: str, label: str = "Run", prefer_method: str | None = None) -
             preferred = [r for r in runs if r.origin != "saved" and r.method == prefer_method]
             chosen = (preferred or runs)[0].path
         state.put(key, chosen)
+    unfinished = _unfinished_runs()
+    if unfinished:
+        st.caption(f"{unfinished} saved run{'s' if unfinished > 1 else ''} ended before finishing a first task, "
+                   "so no weights or masks were saved: not listed here (the **Runs** page shows them).")
     path = st.selectbox(label, list(by_path), key=key, format_func=lambda p: by_path[p].label,
                         on_change=lambda: state.set_selected_run(state.get(key)))
     state.set_selected_run(path)

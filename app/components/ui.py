@@ -11,8 +11,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.components import plotly_frame
+from app.components import plotly_frame, presenter
 from app.components.charts import plotly_config
+from app.components.charts.style import for_projector
 
 SCENARIO = ("**Scenario: task-incremental learning.** Tasks arrive one after another and earlier "
             "training data is not revisited; at test time the task id is given, so the network uses "
@@ -30,7 +31,10 @@ def chart(fig: go.Figure, key: str, caption: str, filename: str | None = None, i
     `in_place=True` draws it with the in-place component (`plotly_frame.in_place_chart`): for charts
     redrawn by a polling fragment while a run trains (one Plotly div per key is updated instead of a new
     chart mounted on every refresh: no blink, zoom kept through the figure's `uirevision`), and for the
-    charts of the default page (a lighter plotly.js: the first chart appears sooner)."""
+    charts of the default page (a lighter plotly.js: the first chart appears sooner). In presenter mode
+    (`presenter.on()`) the figure is shown restyled for a projector (`charts.style.for_projector`)."""
+    if presenter.on():  # the one place presenter mode restyles a chart
+        fig = for_projector(fig)
     config = plotly_config(filename or key)
     config["displayModeBar"] = "hover"  # the toolbar (PNG download, zoom) appears on hover, off the titles
     config["modeBarButtonsToRemove"] = [*config.get("modeBarButtonsToRemove", []), "zoomIn2d", "zoomOut2d",
@@ -52,7 +56,10 @@ def wrapping_row(key: str, parts: Sequence[tuple[str, float, float]], per_line: 
 
     The row is Streamlit's wrapping horizontal container; each part's flex basis is set with a style
     rule on its layout wrapper (a layout hint only: if Streamlit's markup changes, the parts share
-    the row evenly and nothing breaks)."""
+    the row evenly and nothing breaks). In presenter mode every part takes a line of its own (one chart
+    per screen width)."""
+    if presenter.on():
+        parts, per_line = [(name, grow, 10_000) for name, grow, _ in parts], None
     gap = (per_line - 1) / per_line * ROW_GAP_REM if per_line else 0.0  # each part's share of the gaps
     cap = f" max-width: calc({100 / per_line:.4g}% - {gap:.3g}rem);" if per_line else ""
     rules = " ".join(f'[data-testid="stLayoutWrapper"]:has(> .st-key-{key}_{name}) '

@@ -60,13 +60,16 @@ def _draw(choice: RunChoice, req: dict) -> None:
                                         color_title="task", marker_size=16,
                                         title=f"Task embeddings e_t ({algo})")
         caption = ("Each point is one learned task embedding e_t, the hypernetwork's input for task t; "
-                   "nearby embeddings generate similar masks.")
+                   "nearby embeddings generate similar masks. How to read this: with a handful of tasks, "
+                   "distances matter more than directions, and t-SNE / UMAP distances are only roughly meaningful.")
     else:
         labels = proj.tasks if req["color"] == "task" else proj.classes
         fig = charts.projection_scatter(proj.points, labels, proj.hover, color_title=req["color"],
                                         title=f"Hidden layer {req['layer']} activations ({algo})")
         caption = (f"{req['per_task']} test images per task through hidden layer {req['layer']} with that task's "
-                   f"mask/weights, projected to 2-D; colour = {req['color']}. Hover for details.")
+                   f"mask/weights, projected to 2-D; colour = {req['color']}. Hover for details. How to read this: "
+                   "separate clusters per task mean each task's subnetwork maps its images to its own region; "
+                   "colour by class to see whether the two classes of a task split inside its cluster.")
     ui.chart(fig, "emb_projection", caption + (f" ({proj.note})" if proj.note else ""), "projection")
 
 

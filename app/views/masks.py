@@ -41,24 +41,15 @@ def _overlaps(masks: dict[int, dict[str, np.ndarray]], layers: list[str], level:
 
 
 def _input_grid(run: Run, masks: dict[int, dict[str, np.ndarray]]) -> None:
-    first = masks[min(masks)].get("hidden.0.weight")
-    shape = run.metrics.get("data", {}).get("input_shape", [1, 28, 28])
-    side_h, side_w = int(shape[-2]), int(shape[-1])
-    if first is None or first.ndim != 2 or first.shape[1] != side_h * side_w * int(shape[0]):
+    grid = ma.input_grid(run, masks)
+    if grid is None:
         st.info("The first layer is not a linear layer over the image pixels (e.g. a CNN), so its mask "
                 "cannot be folded back to the image grid.")
         return
-    perms = None
-    if run.config.data.benchmark == "permuted-mnist":
-        from core.data.benchmarks import permutations
-
-        perms = [p.numpy() for p in permutations(run.config.data, run.config.train.seed)]
-    imgs = np.stack([ma.fold_input_mask(masks[t]["hidden.0.weight"], (side_h, side_w),
-                                        perms[t] if perms is not None and t < len(perms) else None)
-                     for t in sorted(masks)])
+    imgs, note = grid
+    side_h, side_w = imgs.shape[1:]
     fig = charts.input_masks_grid(imgs, task_labels=[f"task {t}" for t in sorted(masks)], tile_px=170,
                                   title=f"First-layer masks on the {side_h}×{side_w} input grid")
-    note = " (un-permuted to original pixel positions)" if perms is not None else ""
     ui.chart(fig, "masks_input_grid", "Mean mask value of the first-layer weights reading each pixel, one image "
              f"per task{note}: bright (yellow) pixels are the ones that task uses, dark ones it ignores.", "input_masks")
 
@@ -112,8 +103,14 @@ def _analysis(choice: RunChoice) -> None:
     weights = [n for n in layers if n.endswith("weight")]
     shown = layers if st.checkbox("Include bias masks", key="masks_biases") else weights
     st.subheader("Mask overlap between tasks")
+    st.caption("How to read this: off-diagonal values well below 1 mean tasks keep partly different weights "
+               "(their own subnetworks); values near 1 mean they share almost everything. With p = 0 every "
+               "entry is kept, so raise the level above to compare what each task relies on.")
     _overlaps(masks, shown, level)
     st.subheader("Sparsity and per-neuron usage")
+    st.caption("How to read this: sparsity near p in every cell is the threshold at work (per task and layer); "
+               "0 % for a p = 0 run is expected, the paper's setting. Neuron usage: bright columns shared by "
+               "every task are units all tasks need; a column bright for one task only is a unit it owns.")
     c = ui.wrapping_row("masks_usage_row", [("sparsity", 1, 22), ("neurons", 1, 22)])
     with c[0]:
         z = ma.sparsity_matrix([masks[t] for t in sorted(masks)], layers, level)
@@ -126,8 +123,11 @@ def _analysis(choice: RunChoice) -> None:
                  "Mean mask value of each output neuron's weights, per task: which units each task uses.",
                  f"neuron_usage_{layer}")
     st.subheader("Which pixels each task uses")
+    st.caption("How to read this: bright where a task's digits differ, dark at the blank border that no digit uses.")
     _input_grid(run, masks)
     st.subheader("Mask values and the threshold τ")
+    st.caption("How to read this: a spike at 0 is the p % of entries cut; the kept values spread from τ to 1. "
+               "Semi-binary: zero or a soft value, not just 0 / 1.")
     _histogram(masks, layers)
 
 

@@ -16,6 +16,7 @@ from app import cached, paths, roles, state
 from app.components import charts, live, ui
 from app.components.config_form import METHOD_LABELS
 from core.engine import launcher
+from core.metrics import matrix_csv
 from core.runs import MAX_BUNDLE_BYTES, RunError, RunSummary, check_tensor_files, delete_run, export_bundle
 from core.runs import import_bundle, list_runs, read_config, summarize_run
 
@@ -94,14 +95,6 @@ def _import_ui() -> None:
                 return
             state.set_selected_run(str(dest.resolve()))
             st.success(f"Imported as `{dest.name}`.")
-
-
-def _csv(matrix: list[list[float | None]]) -> str:
-    df = pd.DataFrame(matrix, index=[f"after task {i}" for i in range(len(matrix))],
-                      columns=[f"task {j}" for j in range(len(matrix[0]) if matrix else 0)])
-    buf = io.StringIO()
-    df.to_csv(buf, index_label="R[i, j]")
-    return buf.getvalue()
 
 
 def _open(path: str, page: str) -> None:
@@ -204,7 +197,7 @@ def _details_body(path: str, origin: str, s: RunSummary) -> None:
         st.download_button("Export bundle (.zip)", data=lambda: export_bundle(path), file_name=f"{s.name}.zip",
                            mime="application/zip", key="runs_export", icon=":material/archive:", on_click="ignore",
                            width="stretch")
-        st.download_button("Accuracy matrix (.csv)", data=_csv(matrix), file_name=f"{s.name}_acc_matrix.csv",
+        st.download_button("Accuracy matrix (.csv)", data=matrix_csv(matrix), file_name=f"{s.name}_acc_matrix.csv",
                            mime="text/csv", key="runs_csv", icon=":material/table_view:", on_click="ignore",
                            disabled=not matrix, width="stretch")
         _resume_ui(path, origin, s)

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app.components import ui
-from app.components.charts.tickets import control_bars, labelled_heatmap, sweep_curves
+from app.components.charts.tickets import ticket_figures
 from app.components.run_picker import run_picker
 from core.data.sources import DataError
 from core.runs import RunError
@@ -24,28 +24,7 @@ def _analysis(path: str, stamp: float) -> dict:
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _figures(path: str, stamp: float) -> dict[str, go.Figure]:
     """The page's figures for one run, built once per server and shared by every session (read only)."""
-    res = _analysis(path, stamp)
-    cm, sw, ctl, dr, inf = (res["cross_mask"], res["sweep"], res["controls"], res["drift"], res["inference"])
-    tasks = [f"task {t}" for t in range(len(sw.get("accuracy") or cm.get("matrix") or []))]
-    figs: dict[str, go.Figure] = {}
-    if not cm.get("reason"):
-        figs["cross"] = labelled_heatmap(cm["matrix"], title="C[i, j]: task i's test set through task j's subnetwork",
-                                         x_title="subnetwork of task j", y_title="test set of task i")
-    if not sw.get("reason"):
-        figs["sweep"] = sweep_curves(sw["levels"], sw["accuracy"], sw["trained_p"], chance=cm.get("chance"))
-    if not ctl.get("reason"):
-        figs["controls"] = control_bars(
-            {"learned": ctl["learned"], "random (same support size)": ctl["random_mean"],
-             "magnitude": ctl["magnitude"], "binarised support": ctl["binarised"]},
-            {"random (same support size)": ctl["random_std"]})
-    if not dr.get("reason"):
-        figs["drift"] = labelled_heatmap(dr["jaccard"], title="Jaccard of each task's mask: end of its task vs end of "
-                                         "training", x_title="layer", y_title="task", x_labels=dr["layers"],
-                                         y_labels=tasks)
-    if not inf.get("reason"):
-        figs["confusion"] = labelled_heatmap(inf["confusion"], title="Which task the lowest-entropy subnetwork picked",
-                                             x_title="inferred task", y_title="true task", percent=False, zmax=None)
-    return figs
+    return ticket_figures(_analysis(path, stamp))
 
 
 def _stamp(path: str) -> float:

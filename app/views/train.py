@@ -11,15 +11,34 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import paths, state
+from app import paths, roles, state
 from app.components import charts, live, queue_view, ui
 from app.components.compare_view import partial_metrics
-from app.components.config_form import METHOD_LABELS, train_config_ui
+from app.components.forgetting_toggles import forgetting_toggles
+from app.components.config_form import BENCHMARK_LABELS, METHOD_LABELS, train_config_ui
 from core import events as ev, run_state
 from core.config import RunConfig
 from core.engine import launcher
 
 LOSS_REFRESH_S = 1.0  # the loss curves (a new point every few steps) redraw at most once a second
+# Pace (slow motion), in iterations a second; 0 = full speed. The default demo, Split MNIST · demo
+# (5 tasks × 300 iterations), lasts about a minute at 25 a second: time to talk over it.
+PACES = (2, 5, 10, 25, 50, 100, 0)
+DEFAULT_PACE = 25
+
+
+def _pace_label(rate: float) -> str:
+    return "full speed" if not rate else f"{rate:g} it/s"
+
+
+def _pace_ui(current: str | None) -> float:
+    """The pace slider (key `train_pace`): changing it re-paces the run shown, while it trains."""
+    state.init_default("train_pace", DEFAULT_PACE)
+    return st.select_slider("Pace (slow motion)", PACES, key="train_pace", format_func=_pace_label,
+                            disabled=current is not None and not roles.may_steer([current]),
+                            on_change=lambda: launcher.pace([current] if current else [], state.get("train_pace")),
+                            help="at most this many training iterations a second, so there is time to talk "
+                                 "over the curves; change it while the run trains")
 
 
 def _start(cfg: RunConfig) -> None:
@@ -30,6 +49,7 @@ def _start(cfg: RunConfig) -> None:
 
 
 def _attach_started(dirs: list[str]) -> None:
+    launcher.pace(dirs, state.get("train_pace", DEFAULT_PACE))
     state.set_train_run(dirs[0])
     state.put("train_config", False)  # fold the form away: the live charts take the page
 
@@ -82,9 +102,10 @@ def _live_body(run_dir: str) -> None:
     # screen too); the loss terms and the accuracy matrix share the row below (one under the other
     # in a narrow window). Figures are rebuilt only when their events change (the fragment reruns
     # every 0.4 s).
-    fig = state.memo_figure("live_forgetting", (live.signature(recs, live.FC_KINDS), total),
+    shown = forgetting_toggles({label: recs}, "train_fc")
+    fig = state.memo_figure("live_forgetting", (live.signature(recs, live.FC_KINDS), total, shown.highlight),
                             lambda: charts.forgetting_curves(recs, total_steps=total, uirevision="live-fc",
-                                                             title="Live forgetting curves"))
+                                                             title="Live forgetting curves", highlight=shown.highlight))
     ui.chart(fig, "live_forgetting", "Accuracy of each seen task (periodic evaluation on a test subsample) "
              "against training iterations; dashed lines mark task switches.", in_place=True)
     left, right = ui.wrapping_row("train_row", [("losses", 3, 26), ("matrix", 2, 20)])
@@ -123,6 +144,7 @@ def main() -> None:
         current = _attach_ui()
     queued = queue_view.waiting("train", _attach_started)
     queue_view.presenter_panel("train")
+    rate = _pace_ui(current)
     with st.expander("Configure a new run", expanded=current is None, key="train_config", on_change="rerun"):
         res = train_config_ui("train")
         if res.config is not None:
@@ -135,8 +157,16 @@ def main() -> None:
     if not problem:
         launcher.prewarm()  # the next Start trains at once
     if current is None and not queued:
-        st.info("No live run. Configure one above and press **Start training**; Split Digits · demo takes about "
-                "15 seconds. Saved runs are on the **Runs** page, the pretrained comparison on the **Overview** page.")
+        chosen = ""
+        if res.config is not None:  # what the form holds now, not a fixed benchmark's figure
+            c = res.config
+            steps = c.data.tasks * c.train.iters_per_task
+            at_pace = (f", about {steps / rate / 60:.1f} min at {_pace_label(rate)}" if rate else
+                       ", at full speed")
+            chosen = (f" The run set up above is {BENCHMARK_LABELS.get(c.data.benchmark, c.data.benchmark)}: "
+                      f"{c.data.tasks} tasks × {c.train.iters_per_task:,} iterations{at_pace}.")
+        st.info("No live run. Configure one above and press **Start training**." + chosen + " Saved runs are on "
+                "the **Runs** page, the pretrained comparison on the **Overview** page.")
         return
     if current is not None:
         live.live_fragment([current], lambda: _live_body(current))

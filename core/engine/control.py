@@ -4,12 +4,17 @@ events, the parent that started it (core/engine/runner.py)."""
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 
 from core import events as ev
 
-#: Control commands, as method names of `RunControl` and as lines on a worker process's stdin.
-COMMANDS = ("pause", "resume", "step", "stop")
+#: Control commands, as method names of `RunControl` and as messages on a worker process's command pipe;
+#: `pace` takes a number: "pace 25" (at most 25 iterations a second), "pace 0" (full speed).
+COMMANDS = ("pause", "resume", "step", "stop", "pace")
+MAX_PACE = 10_000.0  # iterations a second: above this a pace is no slow motion
+_PACE_SLICE_S = 0.1  # a paced wait re-reads the pace (and pause / stop) this often
 
 
 class RunControl:
@@ -23,6 +28,8 @@ class RunControl:
     * `step()` (while paused): the loop runs until the next `Evaluated` event, then pauses.
     * `stop()`: final; `should_stop()` returns True from now on (also releases a paused loop), so
       the run ends within one step.
+    * `pace(rate)`: slow motion, at most `rate` iterations a second (0: full speed); may change at any
+      time, and a new pace applies within 0.1 s.
     """
 
     def __init__(self) -> None:
@@ -30,6 +37,8 @@ class RunControl:
         self._go = threading.Event()  # set = running, clear = paused
         self._go.set()
         self._step_until_eval = False
+        self._rate = 0.0  # iterations a second; 0 = full speed
+        self._last_step = 0.0  # time.monotonic() when the loop last went on to a step
 
     def pause(self) -> None:
         """Block the loop before its next step (cancels a pending `step`)."""
@@ -51,25 +60,65 @@ class RunControl:
         self._stop.set()
         self._go.set()
 
+    def pace(self, rate: float) -> None:
+        """At most `rate` iterations a second from now on (0: full speed).
+
+        Raises:
+            ValueError: `rate` is not a number in [0, MAX_PACE].
+        """
+        rate = float(rate)
+        if not (math.isfinite(rate) and 0.0 <= rate <= MAX_PACE):
+            raise ValueError(f"pace={rate!r} must be a number of iterations a second in [0, {MAX_PACE:g}]"
+                             " (0 = full speed)")
+        self._rate = rate
+
+    @property
+    def rate(self) -> float:
+        """The pace: at most this many iterations a second; 0 = full speed."""
+        return self._rate
+
     def apply(self, command: str) -> None:
-        """Run the command named `command` (one of `COMMANDS`); raises `ValueError` otherwise."""
-        if command not in COMMANDS:
+        """Run the command `command`: one of `COMMANDS`, "pace" followed by its rate ("pace 12.5").
+
+        Raises:
+            ValueError: an unknown command, or a pace without a valid rate (the message names it).
+        """
+        name, _, arg = command.strip().partition(" ")
+        if name not in COMMANDS:
             raise ValueError(f"unknown command {command!r} (expected one of {', '.join(COMMANDS)})")
-        getattr(self, command)()
+        if name == "pace":
+            try:
+                self.pace(float(arg))
+            except ValueError as e:
+                raise ValueError(f"bad command {command!r}: {e}") from None
+        elif arg:
+            raise ValueError(f"command {name!r} takes no argument (got {command!r})")
+        else:
+            getattr(self, name)()
 
     def commands(self) -> list[str]:
         """The commands that bring a fresh RunControl into this one's state (replayed to a child
-        process that is started after `pause()` / `step()` / `stop()` were called)."""
+        process that is started after `pause()` / `step()` / `stop()` / `pace()` were called)."""
         if self.stopped:
             return ["stop"]
+        out = [f"pace {self._rate:g}"] if self._rate else []
         if not self._go.is_set():
-            return ["pause"]
-        return ["step"] if self._step_until_eval else []
+            return [*out, "pause"]
+        return [*out, "step"] if self._step_until_eval else out
 
     def should_stop(self) -> bool:
-        """For `run_training`: block while paused; then True iff a stop was requested."""
-        while not self._go.is_set() and not self._stop.is_set():
-            self._go.wait(0.1)
+        """For `run_training`, before every step: block while paused, and in slow motion until
+        1/rate seconds have passed since the last step; then True iff a stop was requested."""
+        while True:
+            while not self._go.is_set() and not self._stop.is_set():
+                self._go.wait(0.1)
+            if self._stop.is_set() or self._rate <= 0:
+                break
+            left = self._last_step + 1.0 / self._rate - time.monotonic()
+            if left <= 0:
+                break
+            self._stop.wait(min(left, _PACE_SLICE_S))  # short slices: a new pace or a pause applies soon
+        self._last_step = time.monotonic()
         return self._stop.is_set()
 
     def on_event(self, event: ev.Event) -> None:

@@ -174,6 +174,18 @@ def control(run_dirs: Sequence[str], action: str) -> None:
             getattr(run, action)()
 
 
+def pace(run_dirs: Sequence[str], rate: float) -> None:
+    """Set the pace of every live run of `run_dirs`: at most `rate` iterations a second (0: full speed).
+
+    Raises:
+        ValueError: `rate` is not a number in [0, core.engine.control.MAX_PACE].
+    """
+    for d in run_dirs:
+        run = REGISTRY.get(d)
+        if run is not None and run.alive:
+            run.pace(rate)
+
+
 def group_url(group: Sequence[str]) -> str:
     """The name of a compare group (its run folder names, joined by commas; the Compare page's
     `?runs=` URL parameter)."""

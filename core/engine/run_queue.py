@@ -149,6 +149,11 @@ class RunQueue:
         with self._lock:
             return [e for e in self._entries if e.state == "queued"]
 
+    def owner_of(self, run_dir: str) -> str | None:
+        """Who started the run in `run_dir` through this queue (None: not started through it)."""
+        with self._lock:
+            return next((e.owner for e in self._entries if run_dir in e.run_dirs), None)
+
     def position(self, entry_id: str) -> int | None:
         """1-based place of a waiting entry (1 = next to start), None if it is not waiting."""
         ids = [e.id for e in self.queued()]

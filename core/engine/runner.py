@@ -185,6 +185,20 @@ class BackgroundRun:
         """End the run within one step; it is saved as stopped (completed tasks stay saved)."""
         self._command("stop")
 
+    def pace(self, rate: float) -> None:
+        """Slow motion: at most `rate` iterations a second from now on (0: full speed); applies while
+        the run trains.
+
+        Raises:
+            ValueError: `rate` is not a number in [0, control.MAX_PACE].
+        """
+        self._command(f"pace {float(rate):g}")
+
+    @property
+    def rate(self) -> float:
+        """The run's pace in iterations a second (0: full speed)."""
+        return self._control.rate
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait up to `timeout` seconds (None: forever) for the run to end; True if it has (its
         process has exited and its events are all read)."""

@@ -8,7 +8,7 @@ Contract (`train(request, commands)`):
   "resume": bool (optional)}` (`parse_request` validates it; `run_dir` must be a folder claimed for this
   run, `core.runs.claim`, or with "resume" a run folder to continue, `core.engine.resume`).
 * `commands`: the receiving end of a one-way pipe: each message is a command name as UTF-8 bytes
-  (`pause`, `resume`, `step`, `stop`; `core.engine.control.RunControl`). End of file — the parent
+  (`pause`, `resume`, `step`, `stop`, `pace <iterations a second>`; `core.engine.control.RunControl`). End of file — the parent
   closed its end or died — is `stop`: the run ends within one step and is saved as stopped. So are
   SIGINT and SIGTERM.
 * Output: the run folder, nothing else. The training loop writes its events to `events.jsonl` (the

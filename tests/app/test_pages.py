@@ -167,7 +167,11 @@ def test_overview_without_pretrained_runs(env: Path, monkeypatch: pytest.MonkeyP
 
 
 # ---- train page ----------------------------------------------------------------------------
-def _tiny_form(at: AppTest, iters: int = 300) -> None:
+def _tiny_form(at: AppTest, iters: int = 300, pace: int = 0) -> None:
+    """Split Digits, 2 tasks, a 16-unit network, at `pace` iterations a second (0: full speed; the page's
+    default is a slow-motion demo on Split MNIST)."""
+    at.selectbox(key="train_benchmark").set_value("split-digits").run()
+    at.select_slider(key="train_pace").set_value(pace).run()
     at.number_input(key="train_n_tasks").set_value(2)
     at.number_input(key="train_iters").set_value(iters)
     at.number_input(key="train_eval_every").set_value(5)

@@ -59,6 +59,10 @@ def test_visitors_may_train_one_small_run_once_allowed(hall: Path) -> None:
     _tiny_form(visitor, iters=1000)
     visitor.button(key="train_start").click().run()
     assert not visitor.exception and len(launcher.active()) == 1
+    assert visitor.button(key="train_stop")  # a visitor steers the run it started
+    watcher = _app("views/train.py")  # another visitor watches it but cannot stop or pause it
+    assert not any(b.key == "train_stop" for b in watcher.button)
+    assert any("You are watching this run" in c.value for c in watcher.caption)
     visitor.session_state["train_config"] = True  # the same visitor opens the form again and starts another
     visitor.run()
     visitor.button(key="train_start").click().run()

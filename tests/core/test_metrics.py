@@ -39,3 +39,10 @@ def test_bad_matrices_raise() -> None:
         average_accuracy([])
     with pytest.raises(ValueError, match=r"R\[1\]\[0\]"):
         average_accuracy([[0.5, None], [None, 0.5]])
+
+
+def test_matrix_csv_rounds_float_noise_and_leaves_unseen_cells_empty() -> None:
+    from core.metrics import matrix_csv
+
+    text = matrix_csv([[0.9950000047683716], [0.12345678, 1.0]])
+    assert text.splitlines() == ['"R[i, j]",task 0,task 1', "after task 0,0.995,", "after task 1,0.1235,1.0"]

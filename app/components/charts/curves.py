@@ -4,7 +4,7 @@ and the loss terms, with task-switch markers."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,12 +37,30 @@ def _fix_x_range(fig: go.Figure, total_steps: int | None) -> None:
         fig.update_xaxes(range=[0, total_steps], autorange=False)
 
 
+def _has_points(fig: go.Figure) -> bool:
+    return any(t.x is not None and len(t.x) for t in fig.data)
+
+
+def _empty_axes(fig: go.Figure, waiting_for: str, total_steps: int | None, log_y: bool = False) -> None:
+    """Before the first point: sensible fixed axes (Plotly's autorange of no data is −1 … 6 on a
+    linear axis and 10 … 10k on a log one) and a note saying what the chart waits for."""
+    if _has_points(fig):
+        return
+    fig.update_xaxes(range=[0, total_steps or 1], autorange=False, showticklabels=bool(total_steps))
+    if log_y:
+        fig.update_yaxes(range=[-2, 1], autorange=False)  # 0.01 … 10: where the loss terms start
+    fig.add_annotation(text=f"waiting for {waiting_for}…", x=0.5, y=0.5, xref="paper", yref="paper",
+                       showarrow=False, font=dict(color="rgba(90,90,90,0.9)"))
+
+
 def _curve_trace(task: int, c: dict[str, list], *, name: str, dash: str = "solid",
-                 method: str | None = None, **kw: Any) -> go.Scatter:
+                 method: str | None = None, highlight: int | None = None, **kw: Any) -> go.Scatter:
     head = f"{method}<br>" if method else ""
+    faded = highlight is not None and task != highlight  # the others stay as faint context
     return go.Scatter(
-        x=c["x"], y=c["y"], mode="lines+markers", name=name,
-        line=dict(color=task_color(task), dash=dash, width=2), marker=dict(size=4),
+        x=c["x"], y=c["y"], mode="lines+markers", name=name, opacity=0.18 if faded else 1.0,
+        line=dict(color=task_color(task), dash=dash, width=4 if task == highlight else 2),
+        marker=dict(size=4),
         customdata=np.column_stack([c["train_task"], c["step"]]) if c["x"] else None,
         hovertemplate=(f"{head}task {task}<br>global step %{{x}}"
                        "<br>(training task %{customdata[0]}, step %{customdata[1]})"
@@ -65,7 +83,7 @@ def _downsample(x: list, y: list, max_points: int | None) -> tuple[list, list]:
 
 def forgetting_curves(events: Sequence[Mapping[str, Any]], *, title: str = "Forgetting curves",
                       uirevision: str = "fc", total_steps: int | None = None,
-                      height: int | None = None) -> go.Figure:
+                      height: int | None = None, highlight: int | None = None) -> go.Figure:
     """Accuracy of every task against training iterations: how it falls (forgetting) as later
     tasks are trained.
 
@@ -80,24 +98,27 @@ def forgetting_curves(events: Sequence[Mapping[str, Any]], *, title: str = "Forg
         total_steps: when given, fix the x axis to [0, total_steps] so it does not jump while
             the run is live (n_tasks · iters_per_task).
         height: optional figure height in px.
+        highlight: a task drawn bold, the others faded (None: all alike).
     Returns:
         Figure with one Scatter per task seen so far; y in [0, 1.02] as "accuracy".
     """
     events = current_run(events)
     fig = go.Figure()
     for task, c in eval_curves(events).items():
-        fig.add_trace(_curve_trace(task, c, name=f"task {task}", legendgroup=f"task {task}"))
+        fig.add_trace(_curve_trace(task, c, name=f"task {task}", legendgroup=f"task {task}", highlight=highlight))
     _add_task_switches(fig, task_switches(events))
     finish(fig, title=title, x_title="training iterations", y_title="accuracy",
             uirevision=uirevision, height=height, legend_title_text="evaluated on")
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    _empty_axes(fig, "the first evaluation", total_steps)
     _fix_x_range(fig, total_steps)
     return fig
 
 
 def compare_forgetting(runs: Mapping[str, Sequence[Mapping[str, Any]]], *,
                        title: str = "Forgetting curves: comparison", uirevision: str = "fc-compare",
-                       total_steps: int | None = None, height: int | None = None) -> go.Figure:
+                       total_steps: int | None = None, height: int | None = None,
+                       show: Collection[str] | None = None, highlight: int | None = None) -> go.Figure:
     """Overlay the forgetting curves of several runs, e.g. {"HyperMask": ev, "Fine-tuning": ev}.
 
     Task j has the same colour in every run; each method has its own line dash (solid, dash,
@@ -106,17 +127,21 @@ def compare_forgetting(runs: Mapping[str, Sequence[Mapping[str, Any]]], *,
 
     Args:
         runs: method name → event dicts of its run (only the last run in each list is used).
-        title, uirevision, total_steps, height: as in `forgetting_curves`.
+        title, uirevision, total_steps, height, highlight: as in `forgetting_curves`.
+        show: the methods drawn (None: all); a hidden method keeps its place, so the others keep
+            their line styles.
     Returns:
-        Figure with one Scatter per (method, task).
+        Figure with one Scatter per (shown method, task).
     """
     fig = go.Figure()
     switches: dict[int, int] = {}
     for m, (method, events) in enumerate(runs.items()):
         events = current_run(events)
         dash = DASHES[m % len(DASHES)]
+        if show is not None and method not in show:
+            continue
         for task, c in eval_curves(events).items():
-            fig.add_trace(_curve_trace(task, c, name=f"task {task}", dash=dash, method=method,
+            fig.add_trace(_curve_trace(task, c, name=f"task {task}", dash=dash, method=method, highlight=highlight,
                                        legendgroup=method, legendgrouptitle_text=method))
         for task, step in task_switches(events):
             switches.setdefault(step, task)
@@ -124,6 +149,7 @@ def compare_forgetting(runs: Mapping[str, Sequence[Mapping[str, Any]]], *,
     finish(fig, title=title, x_title="training iterations", y_title="accuracy",
             uirevision=uirevision, height=height, legend=dict(groupclick="toggleitem"))
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
+    _empty_axes(fig, "the first evaluation", total_steps)
     _fix_x_range(fig, total_steps)
     return fig
 
@@ -175,5 +201,6 @@ def loss_curves(events: Sequence[Mapping[str, Any]], *, log_y: bool = True,
             y_title="loss (log scale)" if log_y else "loss", uirevision=uirevision, height=height)
     if log_y:
         fig.update_yaxes(type="log")
+    _empty_axes(fig, "the first logged step", total_steps, log_y=log_y)
     _fix_x_range(fig, total_steps)
     return fig

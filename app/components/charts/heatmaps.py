@@ -52,6 +52,12 @@ def accuracy_matrix_heatmap(matrix: Sequence[Sequence[float | None]] | np.ndarra
                      side="bottom", showgrid=False, zeroline=False)
     fig.update_yaxes(tickmode="array", tickvals=rows, ticktext=[str(r) for r in rows],
                      autorange="reversed", showgrid=False, zeroline=False)
+    if z.size == 0:  # before the run has said how many tasks it has: no −1 … 6 axes of nothing
+        fig.update_xaxes(range=[-0.5, 0.5], showticklabels=False)
+        fig.update_yaxes(range=[0.5, -0.5], autorange=False, showticklabels=False)
+        fig.update_traces(showscale=False)
+        fig.add_annotation(text="waiting for the first task…", x=0.5, y=0.5, xref="paper", yref="paper",
+                           showarrow=False, font=dict(color="rgba(90,90,90,0.9)"))
     return fig
 
 

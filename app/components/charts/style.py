@@ -42,6 +42,46 @@ INPUT_MASK_SCALE = "Viridis"  # first-layer masks on the image grid: high (used)
 
 
 
+#: Okabe & Ito (2008), "Color Universal Design": eight colours told apart with every common colour-vision
+#: deficiency; the projector palette (task k gets OKABE_ITO[k % 8]). Yellow last: on a white background a
+#: projector washes it out, so the first seven tasks never get it.
+OKABE_ITO: tuple[str, ...] = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#000000", "#F0E442")
+
+PROJECTOR_FONT = 22  # px: base type on a projector (titles +8, ticks = base, annotations ≥ base − 2)
+PROJECTOR_HEIGHT = 620  # px: the least height of a chart in presenter mode
+
+
+def for_projector(fig: go.Figure) -> go.Figure:
+    """A copy of `fig` for a projector: large type everywhere (title, axis titles, tick labels,
+    legend, colour bars, annotations, heatmap cell text), the task palette replaced by Okabe–Ito,
+    thicker lines, log axes labelled at powers of ten only (no minor "2", "5" labels), and at least
+    PROJECTOR_HEIGHT px tall. `fig` itself is not changed (figures may be cached and shared)."""
+    out = go.Figure(fig)
+    swap = {c.lower(): OKABE_ITO[i % len(OKABE_ITO)] for i, c in enumerate(PALETTE)}
+    base = PROJECTOR_FONT
+    out.update_layout(font=dict(size=base), title_font_size=base + 8, legend=dict(font=dict(size=base - 2)),
+                      hoverlabel=dict(font_size=base - 2),
+                      margin=dict(l=90, r=30, t=90, b=80), height=max(out.layout.height or 0, PROJECTOR_HEIGHT))
+    out.update_xaxes(title_font_size=base + 2, tickfont_size=base)
+    out.update_yaxes(title_font_size=base + 2, tickfont_size=base)
+    out.for_each_yaxis(lambda ax: ax.update(dtick=1) if ax.type == "log" else None)
+    for ann in out.layout.annotations or ():
+        ann.font = dict(ann.font.to_plotly_json() if ann.font else {}, size=max(base - 2, (ann.font.size or 0)))
+    for trace in out.data:
+        line = getattr(trace, "line", None)
+        if line is not None and isinstance(line.color, str) and line.color.lower() in swap:
+            trace.line.color = swap[line.color.lower()]
+            trace.line.width = max(line.width or 2, 3)
+        marker = getattr(trace, "marker", None)
+        if marker is not None and isinstance(marker.color, str) and marker.color.lower() in swap:
+            trace.marker.color = swap[marker.color.lower()]
+        if trace.type == "heatmap":
+            trace.textfont = dict(size=base)
+        if getattr(trace, "colorbar", None) is not None and trace.type in ("heatmap",):
+            trace.colorbar.tickfont = dict(size=base - 2)
+    return out
+
+
 def plotly_config(filename: str = "hypermask_chart") -> dict[str, Any]:
     """A copy of `PLOTLY_CONFIG` whose PNG download is named `filename` (without extension)."""
     cfg = dict(PLOTLY_CONFIG)

@@ -4,6 +4,7 @@ sparsity sweep, and the learned mask against its controls. Accuracies are fracti
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -98,3 +99,30 @@ def scenario_bars(given: Mapping[str, Sequence[float]], inferred: Mapping[str, S
            x_title="task", y_title="accuracy", uirevision=uirevision, barmode="group")
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     return fig
+
+
+def ticket_figures(res: Mapping[str, Any]) -> dict[str, go.Figure]:
+    """The figures of one run's winning-ticket analyses (`core.tickets.lab.analyze_run`'s result): keys
+    'cross', 'sweep', 'controls', 'drift', 'confusion', each present only when its analysis applies
+    (an analysis that does not apply carries a 'reason' instead)."""
+    cm, sw, ctl, dr, inf = (res["cross_mask"], res["sweep"], res["controls"], res["drift"], res["inference"])
+    tasks = [f"task {t}" for t in range(len(sw.get("accuracy") or cm.get("matrix") or []))]
+    figs: dict[str, go.Figure] = {}
+    if not cm.get("reason"):
+        figs["cross"] = labelled_heatmap(cm["matrix"], title="C[i, j]: task i's test set through task j's subnetwork",
+                                         x_title="subnetwork of task j", y_title="test set of task i")
+    if not sw.get("reason"):
+        figs["sweep"] = sweep_curves(sw["levels"], sw["accuracy"], sw["trained_p"], chance=cm.get("chance"))
+    if not ctl.get("reason"):
+        figs["controls"] = control_bars(
+            {"learned": ctl["learned"], "random (same support size)": ctl["random_mean"],
+             "magnitude": ctl["magnitude"], "binarised support": ctl["binarised"]},
+            {"random (same support size)": ctl["random_std"]})
+    if not dr.get("reason"):
+        figs["drift"] = labelled_heatmap(dr["jaccard"], title="Jaccard of each task's mask: end of its task vs end of "
+                                         "training", x_title="layer", y_title="task", x_labels=dr["layers"],
+                                         y_labels=tasks)
+    if not inf.get("reason"):
+        figs["confusion"] = labelled_heatmap(inf["confusion"], title="Which task the lowest-entropy subnetwork picked",
+                                             x_title="inferred task", y_title="true task", percent=False, zmax=None)
+    return figs

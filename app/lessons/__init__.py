@@ -1,0 +1,1 @@
+"""Guided lessons: their content (content.py) and the visuals they show (visuals.py)."""
