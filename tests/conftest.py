@@ -1,7 +1,15 @@
 """Shared fixtures: tiny configurations that train in about a second."""
 
+import os
+
 import pytest
 import torch
+
+# Training processes started by tests keep the test runner's priority: the app renices them
+# (core.engine.worker.TRAIN_NICE) below the web server, and a niced process on a machine loaded by
+# other programs gets too little CPU for the tests that time a run (pace, pause/resume) to mean
+# anything. tests/core/test_runner.py checks the renicing itself.
+os.environ.setdefault("HYPERMASK_TRAIN_NICE", "0")
 
 from core.config import DataConfig, HyperConfig, MaskConfig, RunConfig, TargetConfig, TrainConfig
 

@@ -274,3 +274,17 @@ def test_the_main_script_imports_are_preloaded(tmp_path: Path, monkeypatch: pyte
     assert processes._main_script_imports() == ["re", "streamlit.web.cli", "sys"]
     main.__spec__ = types.SimpleNamespace(name="pytest.__main__")
     assert processes._main_script_imports() == []
+
+
+@pytest.mark.parametrize("value, added", [("7", 7), ("not a number", 0), ("99", 19)])
+def test_training_processes_are_reniced_below_the_server(value: str, added: int) -> None:
+    import subprocess
+    import sys
+
+    code = ("import os; from core.engine.worker import _lower_priority; before = os.nice(0); "
+            "_lower_priority(); print(os.nice(0) - before)")
+    env = {**os.environ, "HYPERMASK_TRAIN_NICE": value}
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    base = os.nice(0)
+    assert int(out) == min(added, 19 - base)  # the kernel caps niceness at 19

@@ -75,6 +75,12 @@ def for_projector(fig: go.Figure) -> go.Figure:
         marker = getattr(trace, "marker", None)
         if marker is not None and isinstance(marker.color, str) and marker.color.lower() in swap:
             trace.marker.color = swap[marker.color.lower()]
+        if marker is not None and getattr(marker, "line", None) is not None and isinstance(marker.line.color, str) \
+                and marker.line.color.lower() in swap:  # outlined bars (the hatched "task id inferred" ones)
+            trace.marker.line.color = swap[marker.line.color.lower()]
+        pattern = getattr(marker, "pattern", None) if marker is not None else None
+        if pattern is not None and isinstance(pattern.fgcolor, str) and pattern.fgcolor.lower() in swap:
+            trace.marker.pattern.fgcolor = swap[pattern.fgcolor.lower()]
         if trace.type == "heatmap":
             trace.textfont = dict(size=base)
         if getattr(trace, "colorbar", None) is not None and trace.type in ("heatmap",):
