@@ -1,5 +1,6 @@
 """Command-line interface (argparse at the edge; core gets a RunConfig): `python -m core train …`,
-`python -m core watch RUN` (follow a run folder while it trains) and `python -m core analyze RUN`.
+`python -m core watch RUN` (follow a run folder while it trains), `python -m core analyze RUN`, and
+`python -m core sweep SPEC` / `python -m core reproduce BENCHMARK` (core/sweeps/cli.py).
 
 Every value is checked before any training starts: bad flags, absurd numbers, unreadable data and an
 --out that is a file or an existing run all end with one clear line on stderr and exit status 2.
@@ -22,6 +23,7 @@ from core.config import BENCHMARKS, METHODS, RunConfig, check_threads, parse_siz
 from core.data.sources import DataError
 from core import events as ev
 from core.presets import PRESETS, make_config
+from core.sweeps.cli import add_parsers as add_sweep_parsers
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -81,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--seeds", type=int, default=5, help="random-control masks per task")
     an.add_argument("--refresh", action="store_true", help="recompute even if tickets.json is current")
     an.add_argument("--threads", type=int, help="torch CPU threads (default: as for training)")
+    add_sweep_parsers(sub)
     return parser
 
 
@@ -372,4 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return watch(a)
     if a.command == "analyze":
         return analyze(a)
+    if a.command in ("sweep", "reproduce"):
+        from core.sweeps.cli import main as sweep_main
+
+        return sweep_main(a)
     return 2  # pragma: no cover - argparse enforces the sub-command
