@@ -117,7 +117,13 @@ def aggregate(rows: list[TrialRow]) -> list[SettingRow]:
 
 
 def _cell(v: Any) -> Any:
+    """A setting's value as in folder names ("30", "64x64"); "" for None."""
     return "" if v is None else format_value(tuple(v) if isinstance(v, list) else v)
+
+
+def _number(v: float | None) -> str:
+    """A metric at full precision (shortest text that reads back the same float); "" for None."""
+    return "" if v is None else repr(float(v))
 
 
 def settings_csv(sweep: SweepInfo, settings: list[SettingRow]) -> str:
@@ -128,7 +134,7 @@ def settings_csv(sweep: SweepInfo, settings: list[SettingRow]) -> str:
                [f"{k}_{s}" for k, _, _ in METRICS for s in ("mean", "std")])
     for s in settings:
         w.writerow([_cell(s.setting.get(a)) for a in sweep.setting_axes] + [s.done, s.failed, s.total] +
-                   [_cell(v) for k, _, _ in METRICS for v in s.stats[k]])
+                   [_number(v) for k, _, _ in METRICS for v in s.stats[k]])
     return buf.getvalue()
 
 
@@ -140,7 +146,7 @@ def trials_csv(sweep: SweepInfo, rows: list[TrialRow]) -> str:
                [k for k, _, _ in METRICS])
     for r in rows:
         w.writerow([r.name] + [_cell(r.setting.get(a)) for a in sweep.setting_axes] +
-                   [r.seed, r.state, r.error or ""] + [_cell(r.values.get(k)) for k, _, _ in METRICS])
+                   [r.seed, r.state, r.error or ""] + [_number(r.values.get(k)) for k, _, _ in METRICS])
     return buf.getvalue()
 
 
