@@ -187,3 +187,22 @@ def write_summary(sweep_dir: str | Path, errors: dict[str, str] | None = None) -
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(sweep.path / name)
     return rows, settings
+
+
+def mean_grid(rows: list[TrialRow], x_axis: str, y_axis: str,
+              metric: str = "acc") -> tuple[list[Any], list[Any], list[list[float | None]]]:
+    """Mean of `metric` over the finished trials for every pair of values of two axes (over seeds, and
+    over any other axis): (x values, y values, matrix[i][j] for y value i and x value j, None where no
+    trial finished), values in order of first appearance."""
+    xs: list[Any] = []
+    ys: list[Any] = []
+    cells: dict[tuple[Any, Any], list[float]] = {}
+    for r in rows:
+        x, y = (_key({"v": r.setting.get(a)})[0][1] for a in (x_axis, y_axis))
+        xs += [x] if x not in xs else []
+        ys += [y] if y not in ys else []
+        v = r.values.get(metric) if r.state == "finished" else None
+        if v is not None:
+            cells.setdefault((x, y), []).append(v)
+    matrix = [[statistics.fmean(cells[(x, y)]) if (x, y) in cells else None for x in xs] for y in ys]
+    return xs, ys, matrix
