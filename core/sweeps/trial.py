@@ -1,6 +1,6 @@
 """One trial of a sweep, as a pool process or a Ray task runs it: a plain function of plain values
 (picklable, nothing to unpickle but strings and dicts) that trains the trial into its run folder
-on one CPU thread and returns a short outcome. It never raises: a failing trial is recorded in its
+on one CPU thread and returns a short outcome. It raises no Exception: a failing trial is recorded in its
 folder (RunFailed, metrics.json "failed") and in the outcome, and the other trials go on.
 """
 
@@ -11,9 +11,12 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from core.config import RunConfig
+
+if TYPE_CHECKING:  # the training loop (and torch) is imported in the trial's process only
+    from core.engine.loop import RunResult
 
 #: Set in a pool process once the sweep that started it has died (`watch_sweep`).
 _SWEEP_GONE = threading.Event()
@@ -23,7 +26,7 @@ _BUSY = threading.Lock()
 WATCH_S = 0.5
 
 
-def continue_trial(run_dir: Path, cfg: RunConfig, should_stop: Callable[[], bool]) -> Any:
+def continue_trial(run_dir: Path, cfg: RunConfig, should_stop: Callable[[], bool]) -> RunResult:
     """Train trial `cfg` in `run_dir` to its end and return the `RunResult`; the one place that
     decides how an interrupted or failed trial starts again.
 

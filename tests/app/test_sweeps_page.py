@@ -4,10 +4,14 @@ damaged sweep folder into one line."""
 
 from __future__ import annotations
 
-import json
+import base64
 import statistics
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -34,9 +38,17 @@ def _sweeps_page() -> AppTest:
     return at
 
 
-def _figure(at: AppTest, key: str) -> dict:
+def _figure(at: AppTest, key: str) -> go.Figure:
     chart = next(c for c in at.get("plotly_chart") if c.proto.id.endswith(key))
-    return json.loads(chart.proto.spec)
+    return pio.from_json(chart.proto.spec)
+
+
+def _array(v: Any) -> np.ndarray:
+    """A figure's array as sent to the browser: a list, or plotly's typed array {dtype, bdata, shape}."""
+    if isinstance(v, dict) and "bdata" in v:
+        shape = [int(n) for n in str(v.get("shape", "-1")).split(",")]
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).reshape(shape)
+    return np.asarray(v, dtype=float)
 
 
 def test_shipped_grid_opens_by_default(no_user_sweeps: Path) -> None:
@@ -52,11 +64,11 @@ def test_shipped_grid_opens_by_default(no_user_sweeps: Path) -> None:
     shown = table[(table["sparsity"] == "30") & (table["beta"] == "0.001")]["ACC (%)"].item()
     assert shown == f"{100 * statistics.fmean(accs):.1f} ± {100 * statistics.stdev(accs):.1f}"
     boxes = _figure(at, "sweeps_boxes")
-    assert len(boxes["data"]) == 12 and sorted(boxes["data"][0]["y"]) == sorted(
+    assert len(boxes.data) == 12 and sorted(boxes.data[0].y) == sorted(
         r.values["acc"] for r in rows if r.setting == {"mask.sparsity": 0.0, "mask.beta": 0.0})
-    grid = _figure(at, "sweeps_grid")["data"][0]
-    assert grid["x"] == ["0", "30", "60", "90"] and grid["y"] == ["0", "0.001", "0.01"]
-    assert grid["z"][1][1] == pytest.approx(statistics.fmean(accs))  # row beta=0.001, column p=30
+    grid = _figure(at, "sweeps_grid").data[0]
+    assert list(grid.x) == ["0", "30", "60", "90"] and list(grid.y) == ["0", "0.001", "0.01"]
+    assert _array(grid.z)[1, 1] == pytest.approx(statistics.fmean(accs))  # row beta=0.001, column p=30
     assert at.button(key="sweeps_open_masks").disabled  # shipped without weights: said in a caption
     assert any("without its weights" in c.value for c in at.caption)
 
