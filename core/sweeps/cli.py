@@ -30,6 +30,8 @@ def _execution_flags(p: argparse.ArgumentParser) -> None:
                         "ADDRESS (its nodes must see the sweep folder); default: a local process pool")
     p.add_argument("--workers", type=int, help="trials at once on this machine (default: one per CPU core)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--check", action="store_true", help="check the spec whole (fields, values, data, network "
+                   "sizes) and list its trials with their states; run nothing")
 
 
 def add_parsers(sub: Any) -> None:
@@ -88,6 +90,18 @@ def _report(a: argparse.Namespace, report: SweepReport) -> None:
         print(f"failed: {name}: {error}", file=sys.stderr)
 
 
+def _check(spec: SweepSpec) -> int:
+    """`--check`: what `run_sweep` checks before it runs anything, then the trials and their states."""
+    from core.sweeps.execute import check_runnable
+    from core.sweeps.folder import trial_state
+
+    check_runnable(spec)
+    for t in spec.trials:
+        print(f"{t.name}: {trial_state(Path(spec.out) / t.name)[0]}")
+    print(f"{len(spec.trials)} trials in {spec.out}; the spec is valid (nothing was run or written)")
+    return 0
+
+
 def main(a: argparse.Namespace) -> int:
     """Run `python -m core sweep` or `reproduce`; returns the exit status."""
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # like Ctrl-C: trials save what they finished
@@ -96,6 +110,8 @@ def main(a: argparse.Namespace) -> int:
         if a.workers is not None and a.workers < 1:
             raise SpecError(f"--workers {a.workers}: must be at least 1")
         spec = _spec(a)
+        if a.check:
+            return _check(spec)
         report = run_sweep(spec, ray=a.ray, workers=a.workers, progress=not a.quiet)
     except ValueError as e:  # SpecError, SweepError, DataError, DeviceError, RunError
         print(f"error: {e}", file=sys.stderr)

@@ -106,6 +106,8 @@ def parse_seeds(text: str) -> list[int]:
 def _axis_values(path: str, name: str, raw: Any) -> tuple[Any, ...]:
     if path == SEED and isinstance(raw, (str, int)) and not isinstance(raw, bool):
         raw = parse_seeds(str(raw))
+    elif path == SEED and isinstance(raw, list) and raw and all(isinstance(v, str) for v in raw):
+        raw = parse_seeds(",".join(raw))  # from --axis seed=1-3,7
     if not isinstance(raw, list):
         raise SpecError(f"axis {name!r}: expected a list of values, got {raw!r}")
     if not raw:

@@ -82,6 +82,16 @@ def test_spec_expands_trials_and_flags_override(tmp_path: Path) -> None:
     assert hnet.train.method == "hnet" and hnet.mask.beta_norm == "hnet"
 
 
+def test_check_lists_the_trials_of_flags_alone_and_writes_nothing(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out"
+    argv = ["sweep", "--set", "benchmark=split-digits", "--axis", "p=0,30", "--axis", "seed=1-2,5", "--out", str(out)]
+    assert main([*argv, "--check"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == ["sparsity=0,seed=1: pending", "sparsity=0,seed=2: pending", "sparsity=0,seed=5: pending"]
+    assert lines[-1].startswith("6 trials in") and not out.exists()
+
+
 def test_local_pool_sweep_gives_ordinary_runs_and_a_summary(pool_sweep: Path) -> None:
     names = [t.name for t in read_sweep(pool_sweep).trials]
     assert names == ["sparsity=0,seed=1", "sparsity=0,seed=2", "sparsity=30,seed=1", "sparsity=30,seed=2"]
