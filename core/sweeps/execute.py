@@ -10,8 +10,10 @@ start again through `core.sweeps.trial.continue_trial`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from typing import Any
 
 from core import events as ev
 from core.runs import record_failure
-from core.sweeps.folder import open_sweep, trial_state
+from core.sweeps.folder import SweepError, open_sweep, trial_state
 from core.sweeps.progress import SweepProgress
 from core.sweeps.spec import SweepSpec, Trial
 from core.sweeps.summary import SettingRow, TrialRow, write_summary
@@ -85,21 +87,61 @@ def run_sweep(spec: SweepSpec, *, ray: str | None = None, workers: int | None = 
             (core.sweeps.folder.SweepError) — before any trial runs.
     """
     check_runnable(spec)
-    with open_sweep(spec) as out:
+    with contextlib.ExitStack() as stack:
+        if ray is not None:  # started (or joined) before the folder is touched: a bad address writes nothing
+            stack.enter_context(ray_session(ray, workers))
+        out = stack.enter_context(open_sweep(spec))
         states = {t.name: trial_state(out / t.name)[0] for t in spec.trials}
         todo = [t for t in spec.trials if states[t.name] != "finished"]
         report = SweepReport(out, len(spec.trials), len(spec.trials) - len(todo), 0)
         bar = SweepProgress(spec.name, len(spec.trials), report.skipped, disable=not progress)
         try:
             if todo:
-                runner = _run_local if ray is None else _run_ray
-                outcomes = runner(out, todo, workers, bar, ray)
+                outcomes = (_run_local(out, todo, workers, bar) if ray is None else _run_ray(out, todo, bar))
                 report.finished = sum(o["status"] == "finished" for o in outcomes.values())
                 report.failed = {n: str(o["error"]) for n, o in outcomes.items() if o["status"] == "failed"}
         finally:
             bar.close()
         report.rows, report.settings = write_summary(out, report.failed)
     return report
+
+
+@contextlib.contextmanager
+def ray_session(address: str, workers: int | None) -> Iterator[None]:
+    """Ray for the block: a local Ray with `workers` CPUs (default: the cores) for LOCAL_RAY, else the
+    cluster at `address` ("auto": the one running on this machine), with the engine's code shipped to
+    its nodes. Shut down afterwards if started here; one already initialised in this process is used
+    as it is.
+
+    Raises:
+        core.sweeps.folder.SweepError: Ray cannot start or join the cluster (one line).
+    """
+    import logging
+
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    common: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        if address == LOCAL_RAY:
+            ray.init(num_cpus=workers or default_workers(), **common)
+        else:
+            core_dir = str(Path(__file__).resolve().parents[1])
+            ray.init(address=address, runtime_env={"py_modules": [core_dir]}, **common)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        where = "start a local Ray" if address == LOCAL_RAY else f"join the Ray cluster at {address}"
+        raise SweepError(f"--ray: cannot {where}: {_first_line(e)}") from None
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 def _submit_all(out: Path, trials: list[Trial], bar: SweepProgress, submit: Any) -> dict[Any, Trial]:
@@ -116,8 +158,7 @@ def _died(out: Path, name: str, why: str) -> dict[str, Any]:
     return {"name": name, "status": "failed", "error": why, "seconds": None}
 
 
-def _run_local(out: Path, todo: list[Trial], workers: int | None, bar: SweepProgress,
-               _ray: str | None) -> dict[str, dict[str, Any]]:
+def _run_local(out: Path, todo: list[Trial], workers: int | None, bar: SweepProgress) -> dict[str, dict[str, Any]]:
     """The trials on a ProcessPoolExecutor whose processes come from the engine's forkserver (PyTorch
     imported once). A process that dies (e.g. killed for memory) breaks the pool: the trials it was
     running are recorded as failed and the others run on a fresh pool."""
@@ -156,40 +197,22 @@ def _run_local(out: Path, todo: list[Trial], workers: int | None, bar: SweepProg
     return outcomes
 
 
-def _run_ray(out: Path, todo: list[Trial], workers: int | None, bar: SweepProgress,
-             address: str | None) -> dict[str, dict[str, Any]]:
-    """The trials as Ray tasks of one CPU each, on a local Ray started here (and shut down after) or
-    on the cluster at `address` (the engine's code is shipped with the tasks; PyTorch and the other
-    requirements must be installed on its nodes)."""
-    import logging
-
+def _run_ray(out: Path, todo: list[Trial], bar: SweepProgress) -> dict[str, dict[str, Any]]:
+    """The trials as Ray tasks of one CPU each, on the Ray of `ray_session`."""
     import ray
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        common: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
-        if address in (None, LOCAL_RAY):
-            ray.init(num_cpus=workers or default_workers(), **common)
-        else:
-            core_dir = str(Path(__file__).resolve().parents[1])
-            ray.init(address=address, runtime_env={"py_modules": [core_dir]}, **common)
-    try:
-        task = ray.remote(num_cpus=1, max_retries=0)(run_trial)
-        refs = _submit_all(out, todo, bar, task.remote)
-        outcomes: dict[str, dict[str, Any]] = {}
-        pending = list(refs)
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
-            bar.poll()
-            for r in ready:
-                t = refs[r]
-                try:
-                    outcomes[t.name] = ray.get(r)
-                except ray.exceptions.RayError as e:  # the task's worker died, or Ray itself failed
-                    outcomes[t.name] = _died(out, t.name, f"Ray task failed: {type(e).__name__}: "
-                                                          f"{str(e).splitlines()[0] if str(e) else ''}"[:300])
-                bar.finished(t.name, outcomes[t.name])
-        return outcomes
-    finally:
-        if started_here:
-            ray.shutdown()
+    task = ray.remote(num_cpus=1, max_retries=0)(run_trial)
+    refs = _submit_all(out, todo, bar, task.remote)
+    outcomes: dict[str, dict[str, Any]] = {}
+    pending = list(refs)
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
+        bar.poll()
+        for r in ready:
+            t = refs[r]
+            try:
+                outcomes[t.name] = ray.get(r)
+            except ray.exceptions.RayError as e:  # the task's worker died, or Ray itself failed
+                outcomes[t.name] = _died(out, t.name, f"Ray task failed: {type(e).__name__}: {_first_line(e)}"[:300])
+            bar.finished(t.name, outcomes[t.name])
+    return outcomes
