@@ -6,7 +6,9 @@ shows a shipped pretrained comparison, so something meaningful appears before an
 
 from __future__ import annotations
 
+import functools
 import sys
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,6 +21,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the pa
 import pandas  # noqa: E402,F401
 import streamlit as st  # noqa: E402
 
+from app import roles  # noqa: E402
 from app.components.config_form import keep_form_values  # noqa: E402
 
 # Not "pages/": that folder name switches Streamlit to its legacy multipage mode, which runs a
@@ -43,8 +46,22 @@ def main() -> None:
         st.Page(PAGES_DIR / "runs.py", title="Runs", icon=":material/folder_open:"),
     ]
     page = st.navigation(pages)
+    roles.sidebar()
     keep_form_values()
     page.run()
+    _get_training_ready_soon()
+
+
+@functools.cache
+def _get_training_ready_soon(delay_s: float = 1.0) -> None:
+    """Once per server, shortly after its first page has run: start the forkserver that training
+    processes are forked from (`core.engine.launcher.prewarm`). Its imports take several seconds on a
+    slow 2-core machine; begun at a page's first Start they would delay that run's first curve."""
+    from core.engine import launcher
+
+    timer = threading.Timer(delay_s, launcher.prewarm)
+    timer.daemon = True
+    timer.start()
 
 
 main()

@@ -11,12 +11,12 @@ Environment variables are read here, in the app only (core never reads them):
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import check_threads
+from core.safe_io import read_json
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,13 +80,13 @@ def read_manifest(root: Path | None = None) -> list[PretrainedEntry]:
         return []
     entries: list[PretrainedEntry] = []
     try:
-        data = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+        data = read_json(root / "manifest.json", 1 << 20)  # a regular file of at most 1 MiB
         for item in data.get("runs", []):
             rel = str(item.get("path", ""))
             p = (root / rel).resolve()
             if rel and p.parent == root.resolve() and p.is_dir():
                 entries.append(PretrainedEntry(p, str(item.get("title") or rel), str(item.get("description", ""))))
-    except (OSError, ValueError, AttributeError, TypeError):
+    except (OSError, ValueError, AttributeError, TypeError, RecursionError):
         entries = []
     if entries:
         return entries

@@ -52,6 +52,11 @@ def live_view(run_dir: str) -> LiveView:
     return views[run_dir]
 
 
+def drop_live_view(run_dir: str) -> None:
+    """Forget this session's LiveView of `run_dir` (a resumed run is followed afresh from its start)."""
+    st.session_state.setdefault(_LIVE, {}).pop(run_dir, None)
+
+
 def memo_figure(key: str, signature: Hashable, build: Callable[[], Any], min_interval_s: float = 0.0) -> Any:
     """The figure drawn under chart `key`, rebuilt by `build()` only when `signature` (e.g. the number
     of events it is drawn from) differs from the last call's, and then not more often than every

@@ -5,9 +5,11 @@ Starts `streamlit run app/main.py` (new runs go to a temporary folder, never to 
   assets/screenshot_masks.png     Masks: the pretrained HyperMask · Split MNIST run
   assets/screenshot_train.png     Train: a live Split MNIST · demo run in its fourth task
   assets/screenshot_compare.png   Compare: a live Split MNIST · demo comparison, HyperMask vs fine-tuning
+  assets/screenshot_tickets.png   Tickets: the winning-ticket analyses of the pretrained HyperMask run
+  assets/screenshot_scenarios.png Overview with "task id inferred": both scenarios side by side
 Takes about 1–2 minutes on 2 CPU cores (several more when other processes load the machine).
 
-    python benchmarks/screenshots.py [--out assets] [--only overview,masks,train,compare]
+    python benchmarks/screenshots.py [--out assets] [--only overview,masks,train,compare,tickets,scenarios]
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from tests.browser.browser_helpers import (
     wait_idle,
 )
 
-PAGES = ("overview", "masks", "train", "compare")
+PAGES = ("overview", "masks", "train", "compare", "tickets", "scenarios")
 WIDTH = 1400
 
 
@@ -66,13 +68,33 @@ def overview(driver, url: str, out: Path) -> None:  # noqa: ANN001
     screenshot(driver, out / "screenshot_overview.png")
 
 
-def masks(driver, url: str, out: Path) -> None:  # noqa: ANN001
+def _whole_page(driver, url: str, out: Path, page: str, last_chart: str, timeout: float) -> None:  # noqa: ANN001
+    """Open `page`, wait for its chart `last_chart`, and save the whole page's height."""
     driver.set_window_size(WIDTH, 1500)
-    driver.get(url + "/masks")
-    wait_css(driver, f".st-key-masks_input_grid {PLOT_CSS}", 120)
+    driver.get(f"{url}/{page}")
+    wait_css(driver, f".st-key-{last_chart} {PLOT_CSS}", timeout)
     _settle(driver)
-    _check(driver, "masks")
-    screenshot(driver, out / "screenshot_masks.png", full_height=True, max_height=4200)
+    _check(driver, page)
+    screenshot(driver, out / f"screenshot_{page}.png", full_height=True, max_height=4200)
+
+
+def masks(driver, url: str, out: Path) -> None:  # noqa: ANN001
+    _whole_page(driver, url, out, "masks", "masks_input_grid", 120)
+
+
+def tickets(driver, url: str, out: Path) -> None:  # noqa: ANN001
+    _whole_page(driver, url, out, "tickets", "tickets_controls", 180)
+
+
+def scenarios(driver, url: str, out: Path) -> None:  # noqa: ANN001
+    driver.set_window_size(WIDTH, 1500)
+    driver.get(url + "/")
+    wait_for(lambda: plot_traces(driver, "overview_forgetting") >= 1, 90, "the Overview's forgetting curves")
+    driver.find_element("xpath", "//button[contains(., 'Task id inferred')]").click()
+    wait_css(driver, f".st-key-overview_scenario_bars {PLOT_CSS}", 90)
+    _settle(driver)
+    _check(driver, "scenarios")
+    screenshot(driver, out / "screenshot_scenarios.png", full_height=True, max_height=3000)
 
 
 def train(driver, url: str, out: Path) -> None:  # noqa: ANN001
@@ -131,7 +153,8 @@ def main() -> None:
             for page in a.only.split(","):
                 t = time.perf_counter()
                 try:
-                    {"overview": overview, "masks": masks, "train": train, "compare": compare}[page](driver, srv.url,
+                    {"overview": overview, "masks": masks, "train": train, "compare": compare,
+                     "tickets": tickets, "scenarios": scenarios}[page](driver, srv.url,
                                                                                                    out)
                 except Exception:
                     screenshot(driver, tmp / f"failed_{page}.png")

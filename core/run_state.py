@@ -58,6 +58,38 @@ def final_metrics(events: Sequence[ev.Event]) -> dict | None:
     return end.result if isinstance(end, ev.RunFinished) else None
 
 
+def scenarios(events: Sequence[ev.Event]) -> dict | None:
+    """The two evaluation scenarios of a finished run side by side (hypermask.md §6), None before it ends.
+
+    Returns:
+        {"given": per task j, R[T-1, j] (task-incremental: the task id is given);
+         "given_acc": their mean (ACC);
+         "inferred": per task j, the class-incremental accuracy with the task id inferred by entropy,
+         or None where undefined; "cil_accuracy", "task_accuracy": pooled fractions or None;
+         "confusion": T×T task-id counts (row: true task, column: inferred) or None;
+         "reason": why the task id cannot be inferred (fine-tuning) or why the run has no
+         task-inference result (saved before it was recorded), else None;
+         "cil_reason": why the class-incremental accuracy is undefined, else None}.
+        Fractions in [0, 1].
+    """
+    final = final_metrics(events)
+    if final is None:
+        return None
+    rows = [r for r in (final.get("acc_matrix") or []) if r and all(isinstance(v, (int, float)) for v in r)]
+    given = [float(v) for v in rows[-1]] if rows else []
+    out: dict = {"given": given, "given_acc": sum(given) / len(given) if given else None, "inferred": None,
+                 "cil_accuracy": None, "task_accuracy": None, "confusion": None, "reason": None, "cil_reason": None}
+    ti = final.get("task_inference")
+    if not isinstance(ti, dict):
+        out["reason"] = ("this run was saved before task inference was recorded at the end of training; "
+                         "its Tickets page computes it")
+        return out
+    for key in ("cil_accuracy", "task_accuracy", "confusion", "reason", "cil_reason"):
+        out[key] = ti.get(key)
+    out["inferred"] = ti.get("cil_per_task")
+    return out
+
+
 def finished_rows(events: Sequence[ev.Event]) -> list[list[float]]:
     """The rows of the accuracy matrix R[i, j] (accuracy on task j after training task i, fractions)
     of the tasks finished so far: a ragged lower triangle, as `core.metrics.summarize` takes it."""

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from core.runs import load_run
+from core.runs import TASK_MASKS_FILE, load_run
+from core.tickets.cache import read_cache
+from core.tickets.settings import SWEEP_LEVELS, settings
 
 ROOT = Path(__file__).resolve().parents[1] / "pretrained"
 MANIFEST = json.loads((ROOT / "manifest.json").read_text())["runs"]
@@ -20,6 +22,11 @@ def test_pretrained_run_loads_and_is_small(entry) -> None:
     run = load_run(folder)
     assert run.metrics["status"] == "finished" and run.tasks_done == len(run.metrics["acc_matrix"])
     assert run.metrics["data"]["source"] in ("bundled", "sklearn-digits")
+    ti = run.metrics["task_inference"]  # class-incremental evaluation, for the scenario switch
+    assert ti is not None and ti["n_samples"] == sum(run.metrics["data"]["test_sizes"])
+    assert (folder / TASK_MASKS_FILE).exists() == (run.config.train.method == "hypermask")  # mask drift
+    # The shipped analyses match the shipped files, so the Tickets page opens without computing.
+    assert read_cache(folder, settings(5, SWEEP_LEVELS)) is not None, f"{entry['path']}/tickets.json is stale"
 
 
 @pytest.mark.parametrize("bench", ["split-mnist", "permuted-mnist", "split-digits"])

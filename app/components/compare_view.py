@@ -10,6 +10,7 @@ import streamlit as st
 
 from app import state
 from app.components import charts, live, ui
+from app.components.scenario_view import INFERRED, draw_scenarios, scenario_switch
 from core import events as ev, run_state
 from core.metrics import summarize
 
@@ -54,7 +55,9 @@ def draw_comparison(runs: Mapping[str, Sequence[ev.Event]], prefix: str,
                     matrices_folded: bool = False) -> None:
     """Draw the comparison of `runs` (label → typed events of one run each).
 
-    Element keys: `<prefix>_forgetting`, `<prefix>_metrics`, `<prefix>_acc_<k>` (k = 0, 1, …).
+    Element keys: `<prefix>_scenario` (the task id given / inferred switch; inferred shows
+    `scenario_view.draw_scenarios` instead of the rest), `<prefix>_forgetting`, `<prefix>_metrics`,
+    `<prefix>_acc_<k>` (k = 0, 1, …).
     With `statuses` (live comparisons), a progress bar per run is shown and each figure is rebuilt only
     when the events it is drawn from change. Every chart goes through the in-place component (it
     updates without a blink, and its lighter plotly.js draws the Overview's first chart sooner).
@@ -87,6 +90,9 @@ def draw_comparison(runs: Mapping[str, Sequence[ev.Event]], prefix: str,
                 if message is not None:
                     st.error(f"{label} failed: {message}")
     n_tasks = max((n for n, _ in totals), default=0)
+    if scenario_switch(prefix) == INFERRED:
+        draw_scenarios(runs, prefix)
+        return
 
     def figure(key: str, kinds: tuple[str, ...], build: Callable[[], Any]) -> Any:
         """Live: rebuilt only when the events it is drawn from change (the fragment reruns often)."""

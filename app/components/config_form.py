@@ -16,7 +16,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import state
+from app import roles, state
 from core.config import BENCHMARKS, DEVICES, METHODS, RunConfig, parse_sizes, rename_fields
 from core.presets import PRESETS, make_config
 
@@ -143,7 +143,11 @@ def _schedule_ui(prefix: str, bench: str) -> None:
         _number(prefix, "seed", step=1)
     c = st.columns([3, 1])
     label, help_ = _FIELDS["source"]
-    c[0].text_input(label, key=_key(prefix, "source"), help=help_, disabled=bench not in MNIST_BENCHMARKS)
+    if not roles.is_presenter():  # visitors name no server path (nor learn which exist)
+        state.put(_key(prefix, "source"), "bundled")
+        help_ = "visitors train on the bundled data; the presenter can name a data file"
+    c[0].text_input(label, key=_key(prefix, "source"), help=help_,
+                    disabled=bench not in MNIST_BENCHMARKS or not roles.is_presenter())
     label, help_ = _FIELDS["device"]
     c[1].selectbox(label, DEVICES, key=_key(prefix, "device"), help=help_)
 

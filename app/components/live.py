@@ -20,6 +20,7 @@ from app import cached, state
 from core import events as ev
 from core.engine import launcher
 from core import run_state
+from core.runs import run_status
 
 REFRESH_S = 0.4  # fragment refresh interval while a run is live (2.5 refreshes a second)
 LIVE_VIEW_KEY = "hm_live_view"  # the container of a page's live fragment (one per page)
@@ -116,13 +117,13 @@ def events(run_dir: str) -> list[ev.Event]:
 
 def status(run_dir: str) -> str:
     """'running', 'paused', …, 'finished', 'stopped', 'failed'; 'interrupted' for a saved run whose
-    metrics still say running but that no worker in this process trains."""
+    metrics still say running but whose process died (no process holds its lock,
+    `core.runs.run_status`; a run training in a terminal is 'running')."""
     run = launcher.get(run_dir)
     if run is not None:
         return run.status()
     m = cached.metrics(run_dir) or {}
-    s = str(m.get("status", "interrupted"))
-    return "interrupted" if s == "running" else s
+    return run_status(run_dir, str(m.get("status", "interrupted")))
 
 
 def controls(run_dirs: Sequence[str], prefix: str) -> None:

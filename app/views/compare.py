@@ -8,22 +8,23 @@ from pathlib import Path
 import streamlit as st
 
 from app import paths, state
-from app.components import live, ui
+from app.components import live, queue_view, ui
 from app.components.compare_view import draw_comparison
 from app.components.config_form import METHOD_LABELS, compare_config_ui
 from app.components.run_picker import available_runs
 from core.config import RunConfig
 from core.engine import launcher
-from core.runs import RunError
 
 
 def _start(configs: dict[str, RunConfig]) -> None:
-    """Start button callback: one run folder and one worker per method, registered as a group."""
-    try:
-        dirs = launcher.start_runs(list(configs.values()), paths.runs_dir(), paths.train_threads(), group=True)
-    except (RunError, ValueError, OSError) as e:
-        state.flash("error", f"Could not start the comparison: {e}")
-        return
+    """Start button callback: one run per method, started together now (or when the queue lets them),
+    registered as a group."""
+    dirs = queue_view.submit(list(configs.values()), "compare", group=True, what="the comparison")
+    if dirs:
+        _attach_started(dirs)
+
+
+def _attach_started(dirs: list[str]) -> None:
     state.set_compare_group(dirs)
     state.put("compare_config", False)
 
@@ -93,6 +94,7 @@ def main() -> None:
     problem = paths.runs_dir_problem() or paths.settings_problem()
     if problem:
         st.warning(problem, icon=":material/folder_off:")
+    queued = queue_view.waiting("compare", _attach_started)
     group = state.compare_group()
     if group is None:  # a new session: ?runs= (a refresh) names the comparison, else a live one
         group = state.from_url("runs", launcher.group_named, "No comparison of runs `{named}` was trained by this "
@@ -109,7 +111,8 @@ def main() -> None:
         if n and not problem:
             launcher.prewarm()  # the runs start at once when Start is pressed
         st.button(f"Start comparison ({n} runs)" if n else "Start comparison", key="compare_start",
-                  type="primary", icon=":material/rocket_launch:", disabled=res.configs is None or bool(problem),
+                  type="primary", icon=":material/rocket_launch:",
+                  disabled=res.configs is None or bool(problem) or queued,
                   on_click=_start, args=(res.configs,))
     if group:
         st.subheader("Live comparison")

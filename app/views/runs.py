@@ -1,5 +1,6 @@
 """Runs: saved and pretrained runs — open, delete (with confirmation), export a bundle (zip), download
-the accuracy matrix as CSV, import a bundle (checked before anything is read)."""
+the accuracy matrix as CSV, import a bundle (checked before anything is read), resume an interrupted
+or stopped run (`core.engine.launcher.resume_run`)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app import cached, paths, state
+from app import cached, paths, roles, state
 from app.components import charts, live, ui
 from app.components.config_form import METHOD_LABELS
 from core.engine import launcher
 from core.runs import MAX_BUNDLE_BYTES, RunError, RunSummary, check_tensor_files, delete_run, export_bundle
-from core.runs import import_bundle, list_runs, summarize_run
+from core.runs import import_bundle, list_runs, read_config, summarize_run
 
 
 def _all_runs() -> list[tuple[str, RunSummary]]:
@@ -108,7 +109,31 @@ def _open(path: str, page: str) -> None:
     st.switch_page(page)
 
 
+def _resume_ui(path: str, origin: str, s: RunSummary) -> None:
+    """A Resume button for a saved run whose process died (or that was stopped) before its last task:
+    it continues from its last completed task in a training process of its own, shown on the Train page."""
+    status = live.status(path)
+    if origin != "saved" or status not in ("interrupted", "stopped") or s.tasks_done >= s.n_tasks > 0:
+        return
+    if not roles.is_presenter():
+        st.caption("The presenter can resume this run.")
+        return
+    if st.button("Resume training", key="runs_resume", icon=":material/play_arrow:", width="stretch",
+                 help=f"continue from the last completed task ({s.tasks_done} of {s.n_tasks} done); the results "
+                      "equal those of a run that was never interrupted"):
+        try:
+            run_dir = launcher.resume_run(path)
+        except (RunError, ValueError, OSError) as e:
+            st.error(f"Not resumed: {e}")
+            return
+        state.drop_live_view(run_dir)
+        state.set_train_run(run_dir)
+        st.switch_page("views/train.py")
+
+
 def _delete_ui(path: str, origin: str) -> None:
+    if not roles.is_presenter():
+        return  # visitors never delete
     run = launcher.get(path)
     if origin != "saved" or (run is not None and run.alive):
         st.caption("Pretrained and live runs cannot be deleted here." if origin != "saved" else
@@ -182,6 +207,7 @@ def _details_body(path: str, origin: str, s: RunSummary) -> None:
         st.download_button("Accuracy matrix (.csv)", data=_csv(matrix), file_name=f"{s.name}_acc_matrix.csv",
                            mime="text/csv", key="runs_csv", icon=":material/table_view:", on_click="ignore",
                            disabled=not matrix, width="stretch")
+        _resume_ui(path, origin, s)
         if st.button("Open on the Masks page", key="runs_open_masks", icon=":material/texture:", width="stretch",
                      disabled=bool(problems)):
             _open(path, "views/masks.py")
@@ -190,10 +216,9 @@ def _details_body(path: str, origin: str, s: RunSummary) -> None:
             _open(path, "views/embeddings.py")
         with st.expander("Configuration (config.json)", key="runs_config"):
             try:
-                st.code(json.dumps(json.loads((Path(path) / "config.json").read_text())["config"], indent=1),
-                        language="json")
-            except (OSError, ValueError, KeyError):
-                st.caption("config.json could not be shown.")
+                st.code(json.dumps(read_config(path).to_dict(), indent=1), language="json")
+            except RunError as e:
+                st.caption(f"config.json could not be shown: {e}")
         _delete_ui(path, origin)
 
 
@@ -207,7 +232,8 @@ def main() -> None:
     problem = paths.runs_dir_problem()
     if problem:
         st.warning(problem, icon=":material/folder_off:")
-    _import_ui()
+    if roles.is_presenter():
+        _import_ui()
     rows = _all_runs()
     if not rows:
         st.info("No runs yet: train one on the **Train** page or import a bundle above.")

@@ -4,6 +4,7 @@ computed once per run and cached in its folder (tickets.json)."""
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from app.components import ui
@@ -18,6 +19,33 @@ def _analysis(path: str, stamp: float) -> dict:
     from core.tickets.lab import analyze_run
 
     return analyze_run(path)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _figures(path: str, stamp: float) -> dict[str, go.Figure]:
+    """The page's figures for one run, built once per server and shared by every session (read only)."""
+    res = _analysis(path, stamp)
+    cm, sw, ctl, dr, inf = (res["cross_mask"], res["sweep"], res["controls"], res["drift"], res["inference"])
+    tasks = [f"task {t}" for t in range(len(sw.get("accuracy") or cm.get("matrix") or []))]
+    figs: dict[str, go.Figure] = {}
+    if not cm.get("reason"):
+        figs["cross"] = labelled_heatmap(cm["matrix"], title="C[i, j]: task i's test set through task j's subnetwork",
+                                         x_title="subnetwork of task j", y_title="test set of task i")
+    if not sw.get("reason"):
+        figs["sweep"] = sweep_curves(sw["levels"], sw["accuracy"], sw["trained_p"], chance=cm.get("chance"))
+    if not ctl.get("reason"):
+        figs["controls"] = control_bars(
+            {"learned": ctl["learned"], "random (same support size)": ctl["random_mean"],
+             "magnitude": ctl["magnitude"], "binarised support": ctl["binarised"]},
+            {"random (same support size)": ctl["random_std"]})
+    if not dr.get("reason"):
+        figs["drift"] = labelled_heatmap(dr["jaccard"], title="Jaccard of each task's mask: end of its task vs end of "
+                                         "training", x_title="layer", y_title="task", x_labels=dr["layers"],
+                                         y_labels=tasks)
+    if not inf.get("reason"):
+        figs["confusion"] = labelled_heatmap(inf["confusion"], title="Which task the lowest-entropy subnetwork picked",
+                                             x_title="inferred task", y_title="true task", percent=False, zmax=None)
+    return figs
 
 
 def _stamp(path: str) -> float:
@@ -36,26 +64,23 @@ if choice is not None:
     try:
         with st.spinner("Analysing the run's subnetworks (once; the result is saved in its folder)…"):
             res = _analysis(choice.path, _stamp(choice.path))
+            figs = _figures(choice.path, _stamp(choice.path))
     except (RunError, DataError, ValueError) as e:
         st.error(f"Cannot analyse this run: {e}")
         res = None
     if res is not None:
         cm, sw, ctl, dr, inf = (res["cross_mask"], res["sweep"], res["controls"], res["drift"], res["inference"])
-        tasks = [f"task {t}" for t in range(len(sw.get("accuracy") or cm.get("matrix") or []))]
         st.subheader("Cross-mask matrix")
         if cm.get("reason"):
             st.info(cm["reason"])
         else:
-            fig = labelled_heatmap(cm["matrix"], title="C[i, j]: task i's test set through task j's subnetwork",
-                                   x_title="subnetwork of task j", y_title="test set of task i")
-            ui.chart(fig, "tickets_cross", f"Look for a bright diagonal: each subnetwork works for its own task; "
-                     f"off the diagonal accuracy falls towards chance ({cm['chance']:.0%}).")
+            ui.chart(figs["cross"], "tickets_cross", "Look for a bright diagonal: each subnetwork works for its own "
+                     f"task; off the diagonal accuracy falls towards chance ({cm['chance']:.0%}).")
         st.subheader("Sparsity sweep")
         if sw.get("reason"):
             st.info(sw["reason"])
         else:
-            ui.chart(sweep_curves(sw["levels"], sw["accuracy"], sw["trained_p"], chance=cm.get("chance")),
-                     "tickets_sweep", "Each line is one task's mask re-cut at sparsity p: how many weights a "
+            ui.chart(figs["sweep"], "tickets_sweep", "Each line is one task's mask re-cut at sparsity p: how many weights a "
                      "subnetwork can drop before its task breaks.")
         st.subheader("Is the learned mask a winning ticket?")
         if ctl.get("reason"):
@@ -63,19 +88,14 @@ if choice is not None:
         else:
             if ctl.get("note"):
                 st.caption(ctl["note"])
-            fig = control_bars({"learned": ctl["learned"], "random (same support size)": ctl["random_mean"],
-                                "magnitude": ctl["magnitude"], "binarised support": ctl["binarised"]},
-                               {"random (same support size)": ctl["random_std"]})
-            ui.chart(fig, "tickets_controls", "The learned mask against masks keeping exactly as many weights per "
+            ui.chart(figs["controls"], "tickets_controls", "The learned mask against masks keeping exactly as many weights per "
                      f"layer: random (mean ± std over {ctl['seeds']} seeds), largest |W·mask|, and its own support "
                      "with values set to 1. A learned bar far above the random one is a winning ticket.")
         st.subheader("Mask drift")
         if dr.get("reason"):
             st.info(dr["reason"])
         else:
-            ui.chart(labelled_heatmap(dr["jaccard"], title="Jaccard of each task's mask: end of its task vs end of "
-                                      "training", x_title="layer", y_title="task", x_labels=dr["layers"],
-                                      y_labels=tasks), "tickets_drift",
+            ui.chart(figs["drift"], "tickets_drift",
                      "1.00 means the mask did not move while later tasks trained (the hypernetwork regulariser at work).")
         st.subheader("Task id inferred (class-incremental)")
         if inf.get("reason"):
@@ -86,9 +106,7 @@ if choice is not None:
             c2.metric("Class-incremental accuracy", ui.pct(inf.get("cil_accuracy")))
             if inf.get("cil_reason"):
                 st.caption(inf["cil_reason"])
-            ui.chart(labelled_heatmap(inf["confusion"], title="Which task the lowest-entropy subnetwork picked",
-                                      x_title="inferred task", y_title="true task", percent=False, zmax=None),
-                     "tickets_confusion", "Counts of test samples: a strong diagonal means the task id can be "
+            ui.chart(figs["confusion"], "tickets_confusion", "Counts of test samples: a strong diagonal means the task id can be "
                      "inferred from the subnetworks' confidence (hypermask.md §6).")
         st.caption(f"Computed in {res.get('seconds', 0):.1f} s · cache: {res.get('cache', '')} · "
                    "`python -m core analyze RUN` prints the same figures.")

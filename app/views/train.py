@@ -12,25 +12,25 @@ from pathlib import Path
 import streamlit as st
 
 from app import paths, state
-from app.components import charts, live, ui
+from app.components import charts, live, queue_view, ui
 from app.components.compare_view import partial_metrics
 from app.components.config_form import METHOD_LABELS, train_config_ui
 from core import events as ev, run_state
 from core.config import RunConfig
 from core.engine import launcher
-from core.runs import RunError
 
 LOSS_REFRESH_S = 1.0  # the loss curves (a new point every few steps) redraw at most once a second
 
 
 def _start(cfg: RunConfig) -> None:
-    """Start button callback: new run folder under the runs dir, start the worker, attach."""
-    try:
-        run_dir = launcher.start_runs([cfg], paths.runs_dir(), paths.train_threads())[0]
-    except (RunError, ValueError, OSError) as e:
-        state.flash("error", f"Could not start the run: {e}")
-        return
-    state.set_train_run(run_dir)
+    """Start button callback: the run starts now (or waits in the server's queue), then attach."""
+    dirs = queue_view.submit([cfg], "train")
+    if dirs:
+        _attach_started(dirs)
+
+
+def _attach_started(dirs: list[str]) -> None:
+    state.set_train_run(dirs[0])
     state.put("train_config", False)  # fold the form away: the live charts take the page
 
 
@@ -121,6 +121,8 @@ def main() -> None:
     # moves (a chart that moves is mounted afresh and loses the user's zoom).
     with st.container():
         current = _attach_ui()
+    queued = queue_view.waiting("train", _attach_started)
+    queue_view.presenter_panel("train")
     with st.expander("Configure a new run", expanded=current is None, key="train_config", on_change="rerun"):
         res = train_config_ui("train")
         if res.config is not None:
@@ -128,15 +130,16 @@ def main() -> None:
             st.caption(f"{m} on {res.config.data.benchmark}: {res.config.data.tasks} tasks × "
                        f"{res.config.train.iters_per_task:,} iterations, saved under `{paths.runs_dir()}`.")
         st.button("Start training", key="train_start", type="primary", icon=":material/rocket_launch:",
-                  disabled=res.config is None or bool(problem),
+                  disabled=res.config is None or bool(problem) or queued,
                   on_click=_start, args=(res.config,))
     if not problem:
         launcher.prewarm()  # the next Start trains at once
-    if current is None:
+    if current is None and not queued:
         st.info("No live run. Configure one above and press **Start training**; Split Digits · demo takes about "
                 "15 seconds. Saved runs are on the **Runs** page, the pretrained comparison on the **Overview** page.")
         return
-    live.live_fragment([current], lambda: _live_body(current))
+    if current is not None:
+        live.live_fragment([current], lambda: _live_body(current))
 
 
 main()

@@ -3,6 +3,11 @@
 Every loader returns a `RawSplit` of float32 images in [0, 1] with shape (N, H, W) and int64
 labels in 0..9. Nothing here touches the network. Any problem with a data file raises `DataError`
 whose message is one line naming the file and what was expected versus what was found.
+
+Reading is bounded (`MAX_DATA_BYTES`): only regular files are opened (never a FIFO, a device such
+as /dev/zero, a socket), their sizes are checked before they are read, an .npz member's array header
+must agree with its size before the array is read, and a gzip member is decompressed only up to the
+size its IDX header announces.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.safe_io import FileProblem, check_regular, open_regular, size_text
+
 MNIST_SIDE = 28
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 #: The four IDX files of MNIST, in the order used for the folder checksum.
@@ -29,6 +36,9 @@ IDX_FILES = (
 IDX_IMAGES_MAGIC = 2051
 IDX_LABELS_MAGIC = 2049
 _LOW_LEVEL = (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, zlib.error)
+#: The most a data file (or an IDX file's decompressed content, or all arrays of an .npz) may hold:
+#: full MNIST is 55 MB of pixels, so this leaves room for four times as many images.
+MAX_DATA_BYTES = 256 * 1024 * 1024
 
 
 class DataError(ValueError):
@@ -60,7 +70,7 @@ class RawSplit:
 def file_sha256(path: str | Path) -> str:
     """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -156,11 +166,17 @@ def check_source(source: str) -> None:
 
 def _read_checked(source: str) -> tuple[Path, list[Pair]]:
     """The resolved path and its four checked uint8/label arrays (with where each came from)."""
-    path = Path(source).expanduser().resolve()
-    if not path.exists():
+    try:
+        path = Path(source).expanduser().resolve()
+        exists, is_dir = path.exists(), path.is_dir()
+    except (OSError, ValueError, RuntimeError) as e:  # an embedded NUL, a symlink loop, …
+        raise _error(source, f"not a usable data path ({e})") from None
+    if not exists:
         raise _error(path, "data path does not exist (expected a Keras-layout MNIST .npz "
                            "or a folder of the four MNIST IDX files)")
-    arrays = _read_idx_folder(path) if path.is_dir() else _read_npz(path)
+    if not is_dir:
+        _check_file(path, MAX_DATA_BYTES)
+    arrays = _read_idx_folder(path) if is_dir else _read_npz(path)
     _check_pair(*arrays[0], *arrays[1])
     _check_pair(*arrays[2], *arrays[3])
     return path, arrays
@@ -187,11 +203,54 @@ def _check_pair(x: np.ndarray, x_where: str, y: np.ndarray, y_where: str) -> Non
 Pair = tuple[np.ndarray, str]
 
 
+def _check_file(path: Path, max_bytes: int, expected: str = "; expected a Keras-layout MNIST .npz or a "
+                "folder of the four MNIST IDX files") -> int:
+    """The size of data file `path`; DataError unless it is a regular file of at most `max_bytes`."""
+    try:
+        return check_regular(path, max_bytes)
+    except FileNotFoundError:
+        raise _error(path, "does not exist") from None
+    except FileProblem as e:
+        raise _error(path, f"{e}{expected}") from None
+
+
+def _check_npz_members(path: Path) -> None:
+    """Before any array is read: the four arrays' .npy members must stay within MAX_DATA_BYTES in
+    all, and each header's shape × item size must fit the member's stated size (so a header cannot
+    make numpy allocate more than the file holds)."""
+    from numpy.lib import format as npy
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = {i.filename: i for i in z.infolist()}
+            total = sum(i.file_size for i in infos.values())
+            if total > MAX_DATA_BYTES:
+                raise _error(path, f"unpacks to {size_text(total)}, more than the {size_text(MAX_DATA_BYTES)} "
+                                   "allowed for MNIST data")
+            for key in NPZ_KEYS:
+                info = infos.get(f"{key}.npy")
+                if info is None:
+                    continue  # reported as a missing key below
+                with z.open(info) as f:
+                    version = npy.read_magic(f)
+                    shape, _, dtype = (npy.read_array_header_1_0(f) if version == (1, 0)
+                                       else npy.read_array_header_2_0(f))
+                    need = int(np.prod(shape, dtype=object)) * max(dtype.itemsize, 1)
+                    if need > info.file_size and not dtype.hasobject:
+                        raise _error(path, f"{key}: its header says shape {shape} ({size_text(need)}) but the "
+                                           f"member holds {size_text(info.file_size)}; corrupt or truncated")
+    except DataError:
+        raise
+    except (*_LOW_LEVEL, RuntimeError) as exc:
+        raise _error(path, f"not a readable .npz archive ({str(exc)[:100]})") from exc
+
+
 def _read_npz(path: Path) -> list[Pair]:
     """Read the four Keras-layout arrays of an .npz file, each with a 'file: key' label."""
     expected = "expected a Keras-layout MNIST .npz or a folder of the four MNIST IDX files"
     if not zipfile.is_zipfile(path):
         raise _error(path, f"not a readable .npz archive (not a zip file, or truncated); {expected}")
+    _check_npz_members(path)
     try:
         archive = np.load(path, allow_pickle=False)
     except _LOW_LEVEL as exc:
@@ -222,7 +281,8 @@ def _find_idx(folder: Path, name: str) -> Path | None:
     dotted = name.replace("-idx", ".idx")
     for stem in (name, dotted):
         for candidate in (folder / stem, folder / f"{stem}.gz"):
-            if candidate.is_file():
+            if candidate.exists():
+                _check_file(candidate, MAX_DATA_BYTES, "; expected an MNIST IDX file")  # named, not skipped
                 return candidate
     return None
 
@@ -250,25 +310,45 @@ def _read_idx_folder(folder: Path) -> list[Pair]:
 
 
 def _read_idx(path: Path, *, images: bool) -> np.ndarray:
-    """Parse one IDX file (big-endian int32 header: magic, count[, rows, cols]; uint8 body)."""
-    try:
-        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except _LOW_LEVEL as exc:
-        raise _error(path, f"cannot read: corrupt or truncated file ({exc})") from exc
+    """Parse one IDX file (big-endian int32 header: magic, count[, rows, cols]; uint8 body), plain or
+    gzip: the header is read first, then at most the body it announces (+1 byte, to tell a file that
+    is too long), so no file — a gzip bomb neither — is read beyond MAX_DATA_BYTES."""
     magic, header_len = (IDX_IMAGES_MAGIC, 16) if images else (IDX_LABELS_MAGIC, 8)
     kind = "images" if images else "labels"
-    if len(data) < header_len:
-        raise _error(path, f"truncated: {len(data)} bytes, expected an IDX {kind} header of "
-                           f"{header_len} bytes")
-    header = np.frombuffer(data, dtype=">i4", count=header_len // 4)
-    if header[0] != magic:
-        raise _error(path, f"wrong IDX magic number {header[0]}, expected {magic} ({kind})")
-    count = int(header[1])
-    shape = (count, int(header[2]), int(header[3])) if images else (count,)
-    body = len(data) - header_len
-    need = int(np.prod(shape))
+    try:
+        with open_regular(path) as raw, (gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw) as f:
+            head = f.read(header_len)
+            if len(head) < header_len:
+                raise _error(path, f"truncated: {len(head)} bytes, expected an IDX {kind} header of "
+                                   f"{header_len} bytes")
+            header = np.frombuffer(head, dtype=">i4", count=header_len // 4)
+            if header[0] != magic:
+                raise _error(path, f"wrong IDX magic number {header[0]}, expected {magic} ({kind})")
+            shape = (int(header[1]), int(header[2]), int(header[3])) if images else (int(header[1]),)
+            need = int(np.prod(shape, dtype=object))
+            if min(shape) < 0 or need > MAX_DATA_BYTES:
+                raise _error(path, f"header says {kind} of shape {shape} ({size_text(max(need, 0))}), more than "
+                                   f"the {size_text(MAX_DATA_BYTES)} allowed for MNIST data")
+            body_bytes = _read_exactly(f, need + 1)
+    except DataError:
+        raise
+    except (*_LOW_LEVEL, EOFError, FileProblem) as exc:
+        raise _error(path, f"cannot read: corrupt or truncated file ({exc})") from exc
+    body = len(body_bytes)
     if body != need:
-        problem = "truncated" if body < need else "too long"
-        raise _error(path, f"{problem}: header says {kind} of shape {shape} ({need} bytes) but "
-                           f"the body has {body} bytes")
-    return np.frombuffer(data, dtype=np.uint8, offset=header_len).reshape(shape).copy()
+        found = f"the body has {body} bytes" if body < need else "the body holds more"
+        raise _error(path, f"{'truncated' if body < need else 'too long'}: header says {kind} of shape {shape} "
+                           f"({need} bytes) but {found}")
+    return np.frombuffer(body_bytes, dtype=np.uint8).reshape(shape).copy()
+
+
+def _read_exactly(f: object, n: int) -> bytes:
+    """Up to `n` bytes from binary file `f`, in 1 MiB reads (a gzip stream may return fewer per call)."""
+    parts, got = [], 0
+    while got < n:
+        block = f.read(min(1 << 20, n - got))  # type: ignore[attr-defined]
+        if not block:
+            break
+        parts.append(block)
+        got += len(block)
+    return b"".join(parts)

@@ -13,12 +13,15 @@ import functools
 import importlib
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from core import run_state
 from core.config import RunConfig
 from core.engine.runner import REGISTRY, BackgroundRun
 from core.engine import processes
+from core.engine.run_queue import QueueEntry, RunQueue
 from core.runs import new_run_dir
 
 MAX_LIVE_RUNS = 4  # refuse to start more concurrent runs than this (small CPUs)
@@ -89,6 +92,56 @@ def start_runs(configs: Sequence[RunConfig], root: str | Path, threads: int | No
         with _GROUPS_LOCK:
             _GROUPS.append(list(dirs))
     return dirs
+
+
+def _progress() -> dict[str, tuple[int, int, float]]:
+    """Training runs → (steps done, steps in all, seconds since start), for the queue."""
+    now = time.time()
+    out = {}
+    for d, run in REGISTRY.active().items():
+        total = run.cfg.data.tasks * run.cfg.train.iters_per_task
+        out[d] = (run_state.last_step(run.events()), total, now - run.started_at)
+    return out
+
+
+#: The server's queue of Starts (`core.engine.run_queue`): capacity one run per core.
+QUEUE = RunQueue(lambda configs, root, threads, group: start_runs(configs, root, threads, group), _progress)
+
+
+def submit(configs: Sequence[RunConfig], root: str | Path, owner: str, threads: int | None = None,
+           group: bool = False, unlimited: bool = False) -> QueueEntry:
+    """Queue a Start for `owner` (a browser session, or "presenter"); it starts at once when training
+    slots are free (`RunQueue.submit`). Everything `start_runs` checks is checked first, so a bad
+    setting is refused at once rather than when the entry's turn comes.
+
+    Raises:
+        ValueError, DataError, RunError, OSError: as `start_runs` and `RunQueue.submit`.
+    """
+    from core.engine.loop import check_run
+
+    for cfg in configs:
+        check_run(cfg)
+    return QUEUE.submit(configs, root, owner, threads=threads, group=group, unlimited=unlimited)
+
+
+def resume_run(run_dir: str | Path, threads: int | None = None) -> str:
+    """Continue the interrupted (or stopped) run in `run_dir` from its last completed task, in a
+    training process of its own like any run this server starts (`core.engine.resume`); returns its
+    resolved folder. `threads`: None trains with the threads the run recorded (identical results).
+
+    Raises:
+        ValueError: the live-run limit; RunError (a ValueError): the folder cannot be resumed (a live
+        or finished run, missing or damaged files), with a one-line message.
+    """
+    if len(REGISTRY.active()) + 1 > MAX_LIVE_RUNS:
+        raise ValueError(f"at most {MAX_LIVE_RUNS} runs may train at once on this machine and "
+                         f"{len(REGISTRY.active())} are running; stop some first")
+    from core.engine.resume import check_resumable  # torch: imported here, not on the way to a first page
+
+    plan = check_resumable(run_dir)  # and events.jsonl ends at the last completed task before anyone follows it
+    path = str(plan.run_dir.resolve())
+    REGISTRY.start(plan.cfg, path, threads=threads, resume=True)
+    return path
 
 
 def prewarm() -> None:

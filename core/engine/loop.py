@@ -3,7 +3,9 @@
 For each task: snapshot the regularisers' targets, make a fresh Adam, then step over shuffled
 mini-batches — masks → R_target → Ŵ → CE → R_hnet → backward → step — checking `should_stop()`
 before every step. Every `eval_every` steps all seen tasks are evaluated on a fixed test subsample;
-after each task, on the full test sets (a row of the accuracy matrix), and the run folder is saved.
+after each task, on the full test sets (a row of the accuracy matrix), and the run folder is saved,
+with a resume checkpoint (core/engine/checkpoint.py) from which `core.engine.resume` continues an
+interrupted run exactly as it would have gone on.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from core.data.benchmarks import REGISTRY as BENCHMARK_REGISTRY
 from core.data.benchmarks import Benchmark, make_benchmark, stream_shape
 from core.data.sources import check_source
 from core import events as ev
+from core.engine import checkpoint
 from core.engine.step import TaskStep
 from core.masks import mask_stats, ramped_sparsity
 from core.methods import Method, build_method, check_model_size
@@ -102,6 +105,16 @@ class _State:
         self.status = "running"
         self.error: str | None = None
 
+    def snapshot(self) -> dict[str, Any]:
+        """The bookkeeping a resume checkpoint keeps (`checkpoint.STATE_FIELDS`)."""
+        return {k: getattr(self, k) for k in checkpoint.STATE_FIELDS}
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        """Continue from a checkpoint's `snapshot()` (already checked by `checkpoint.decode`)."""
+        for k in checkpoint.STATE_FIELDS:
+            v = snap[k]
+            setattr(self, k, [list(r) if isinstance(r, list) else r for r in v] if isinstance(v, list) else v)
+
     def metrics(self) -> dict[str, Any]:
         k = len(self.acc_matrix)
         out: dict[str, Any] = {
@@ -119,7 +132,8 @@ class _State:
 
 def run_training(cfg: RunConfig, emit: ev.Emit | None = None,
                  should_stop: Callable[[], bool] = lambda: False,
-                 run_dir: str | Path | None = None, benchmark: Benchmark | None = None) -> RunResult:
+                 run_dir: str | Path | None = None, benchmark: Benchmark | None = None,
+                 resume: checkpoint.ResumePoint | None = None) -> RunResult:
     """Train `cfg.train.method` on the task stream of `cfg.data`, task after task.
 
     Args:
@@ -129,6 +143,9 @@ def run_training(cfg: RunConfig, emit: ev.Emit | None = None,
             (RunFinished with stopped=True).
         run_dir: folder to save the run into after every task (None: nothing is written).
         benchmark: a prebuilt task stream (else built from cfg.data and the seed).
+        resume: continue after the checkpoint's completed tasks, in `run_dir`, with the method and
+            state it holds (made and checked by `core.engine.resume.resume_training`, which is the
+            way to resume a run); no RunStarted is sent again.
     Returns:
         RunResult. Exactly one terminal event (RunFinished or RunFailed) is emitted last; errors do
         not propagate — they end in RunFailed and `RunResult.error`.
@@ -153,18 +170,27 @@ def run_training(cfg: RunConfig, emit: ev.Emit | None = None,
         bench = (benchmark if benchmark is not None else make_benchmark(cfg.data, seed)).to(device)
         torch.manual_seed(seed)
         # Built on the CPU, then moved: the same seed gives the same initial weights on every device.
-        method = build_method(cfg, build_target(cfg.target, bench.input_shape, bench.n_classes),
-                              len(bench.tasks)).to(device)
+        method = (resume.method if resume is not None else
+                  build_method(cfg, build_target(cfg.target, bench.input_shape, bench.n_classes),
+                               len(bench.tasks))).to(device)
         result.method, result.benchmark = method, bench
         state = _State(cfg, bench, devices.describe(device))
+        if resume is not None:
+            state.restore(resume.checkpoint.state)
+            torch.set_rng_state(resume.checkpoint.torch_rng)
         if files is not None:
-            files.write_config(cfg)
+            if resume is None:
+                files.write_config(cfg)
+            else:
+                files.keep_task_masks(resume.task_masks)
             files.write_metrics(state.metrics())  # readable status from the first second on
-        send(ev.RunStarted(cfg.to_dict(), str(run_dir) if run_dir is not None else None, len(bench.tasks),
-                           cfg.train.iters_per_task, {**bench.info(), "params": method.param_counts()}))
-        p_final = cfg.mask.sparsity
-        state.random_init_acc = [_accuracy(method, bench, j, j, p_final) for j in range(len(bench.tasks))]
-        stopped = _train_tasks(cfg, method, bench, state, send, should_stop, files)
+        if resume is None:
+            send(ev.RunStarted(cfg.to_dict(), str(run_dir) if run_dir is not None else None, len(bench.tasks),
+                               cfg.train.iters_per_task, {**bench.info(), "params": method.param_counts()}))
+            p_final = cfg.mask.sparsity
+            state.random_init_acc = [_accuracy(method, bench, j, j, p_final) for j in range(len(bench.tasks))]
+        stopped = _train_tasks(cfg, method, bench, state, send, should_stop, files,
+                               resume.checkpoint if resume is not None else None)
         if state.acc_matrix:  # class-incremental evaluation of the learned tasks (hypermask.md §6)
             k = len(state.acc_matrix)
             state.task_inference = task_inference(Subnetworks(method, bench, k, trained_sparsity(cfg, k - 1)))
@@ -208,8 +234,10 @@ def _losses_on_host(losses: dict[str, Tensor]) -> dict[str, float]:
 
 
 def _train_tasks(cfg: RunConfig, method: Method, bench: Benchmark, state: _State, send: ev.Emit,
-                 should_stop: Callable[[], bool], files: RunFiles | None) -> bool:
-    """Train every task in order; returns True if a stop request ended training.
+                 should_stop: Callable[[], bool], files: RunFiles | None,
+                 resume: checkpoint.Checkpoint | None = None) -> bool:
+    """Train every task in order (after `resume`'s completed tasks, with its batch generator); returns
+    True if a stop request ended training.
 
     The host reads values back from the device only on logging and evaluation steps and at the end
     of a task; that is also where a diverged (NaN or infinite) loss is caught, at most `log_every`
@@ -219,8 +247,10 @@ def _train_tasks(cfg: RunConfig, method: Method, bench: Benchmark, state: _State
     tc, mc = cfg.train, cfg.mask
     n_iter, n_tasks = tc.iters_per_task, len(bench.tasks)
     gen = torch.Generator().manual_seed(tc.seed)
+    if resume is not None:
+        gen.set_state(resume.batch_rng)
     sub = cfg.data.eval_subsample
-    for t, task in enumerate(bench.tasks):
+    for t in range(resume.tasks_done if resume is not None else 0, n_tasks):
         t_start = time.perf_counter()
         send(ev.TaskStarted(t, state.steps))
         method.begin_task(t)
@@ -260,8 +290,8 @@ def _train_tasks(cfg: RunConfig, method: Method, bench: Benchmark, state: _State
         state.mask_stats.append(stats)
         state.task_seconds.append(time.perf_counter() - t_start)
         if files is not None:
-            files.write_tensors(method.state_tensors(),
-                                {j: m for j, m in masks.items() if m is not None}, task=t)
+            files.write_tensors(method.state_tensors(), {j: m for j, m in masks.items() if m is not None}, task=t,
+                                checkpoint=checkpoint.encode(cfg, state.snapshot(), gen))
             files.write_metrics(state.metrics())
         send(ev.TaskFinished(t, state.steps, row, stats, state.task_seconds[-1]))
     return False

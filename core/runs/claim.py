@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 from core.config import RunConfig
-from core.runs.layout import RunError
+from core.runs.layout import LOCK_FILE, RunError
 from core.runs.listing import early_failure
 
-LOCK_FILE = ".run.lock"
+__all__ = ["LOCK_FILE", "check_out_dir", "claim_run_dir", "new_run_dir"]
 
 
 def check_out_dir(path: str | Path, name: str = "--out", claimed: bool = False) -> Path:

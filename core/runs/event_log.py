@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from core import events as ev
+from core.safe_io import FileProblem, open_regular
 
 #: Bytes read from the file per call at most: a reader keeps up with any run in a few calls and a
 #: damaged (e.g. endless) file is never read into memory at once.
@@ -35,14 +36,15 @@ class EventLog:
 
     def read_new(self) -> list[ev.Event]:
         """The events appended since the last call (at most READ_CHUNK bytes of them); [] when the
-        file does not exist (yet) or has no new complete line. Never raises for a bad file."""
+        file does not exist (yet) or has no new complete line, or is not a regular file (a FIFO or
+        a device such as /dev/zero is never read). Never raises for a bad file."""
         try:
-            with open(self.path, "rb") as f:
+            with open_regular(self.path) as f:
                 if os.fstat(f.fileno()).st_size < self.offset:
                     self.offset, self._drop_partial = 0, False
                 f.seek(self.offset)
                 data = f.read(READ_CHUNK)
-        except OSError:
+        except (OSError, FileProblem):
             return []
         end = data.rfind(b"\n")
         if end < 0:

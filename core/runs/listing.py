@@ -9,6 +9,7 @@ from pathlib import Path
 from core.runs.layout import RunError
 from core import events as ev
 from core.runs.event_log import read_events
+from core.runs.liveness import clear_stale, run_status
 from core.runs.reader import read_config, read_metrics
 
 
@@ -41,7 +42,9 @@ def early_failure(path: str | Path) -> str | None:
 
 def summarize_run(path: str | Path) -> RunSummary:
     """Read config.json and metrics.json only (cheap); never raises for a bad folder. A run that
-    failed before saving anything is reported as such (`early_failure`), with its error."""
+    failed before saving anything is reported as such (`early_failure`), with its error. A run whose
+    metrics.json says "running" while no process trains it (its lock is free: killed, crashed) is
+    "interrupted", and recorded so in its folder (`core.runs.liveness.clear_stale`)."""
     p = Path(path)
     early = early_failure(p)
     if early is not None:
@@ -49,8 +52,11 @@ def summarize_run(path: str | Path) -> RunSummary:
     try:
         cfg = read_config(p)
         m = read_metrics(p)
-        return RunSummary(p, p.name, cfg.data.benchmark, cfg.train.method, str(m.get("status", "?")),
-                          int(m.get("tasks_done", 0)), int(m.get("data", {}).get("n_tasks", 0)),
+        status = run_status(p, str(m.get("status", "?")))
+        if status == "interrupted" and m.get("status") == "running":
+            clear_stale(p)
+        return RunSummary(p, p.name, cfg.data.benchmark, cfg.train.method, status,
+                          int(m.get("tasks_done", 0)), int((m.get("data") or {}).get("n_tasks", 0)),
                           m.get("avg_acc"), m.get("bwt"), str(m.get("created", "")))
     except RunError as e:
         return RunSummary(p, p.name, error=str(e))

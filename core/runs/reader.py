@@ -3,7 +3,6 @@ rebuilds the method with its weights on the CPU (JSON and safetensors only: noth
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,19 +11,19 @@ from typing import TYPE_CHECKING, Any
 from core import events as ev
 from core.config import FORMAT_VERSION, RunConfig
 from core.runs.event_log import read_events
-from core.runs.layout import RunError
+from core.runs.layout import RunError, read_json_file
+from core.safe_io import FileProblem, check_regular
 
 if TYPE_CHECKING:
     from torch import Tensor
 
 
+#: The most a run's safetensors file may hold (the paper's Permuted MNIST weights are 0.8 GiB).
+MAX_TENSOR_BYTES = 8 * 1024**3
+
+
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{path.name} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise RunError(f"{path.name} is not valid JSON ({type(e).__name__})") from None
+    data = read_json_file(path)
     if not isinstance(data, dict):
         raise RunError(f"{path.name} does not hold a JSON object")
     version = data.get("format_version")
@@ -39,10 +38,12 @@ def _read_json(path: Path) -> dict[str, Any]:
 def read_config(path: str | Path) -> RunConfig:
     """The RunConfig stored in run folder `path` (raises RunError)."""
     data = _read_json(Path(path) / "config.json")
+    if "config" not in data:
+        raise RunError("config.json has no \"config\" object")
     try:
-        return RunConfig.from_dict(data.get("config", {}))
-    except (TypeError, ValueError) as e:
-        raise RunError(f"config.json: {e}") from None
+        return RunConfig.from_dict(data["config"])
+    except (TypeError, ValueError, OverflowError) as e:
+        raise RunError(f"config.json: {str(e)[:300]}") from None
 
 
 def _is_fraction(v: Any) -> bool:
@@ -56,15 +57,24 @@ def _validate_metrics(m: dict[str, Any]) -> None:
         raise RunError("metrics.json: acc_matrix is not a square list of rows")
     done = m.get("tasks_done", 0)
     if not isinstance(done, int) or isinstance(done, bool) or not 0 <= done <= len(r):
-        raise RunError(f"metrics.json: tasks_done={done!r} does not fit a {len(r)}-task accuracy matrix")
+        raise RunError(f"metrics.json: tasks_done={str(done)[:40]!r} does not fit a {len(r)}-task accuracy matrix")
     for i, row in enumerate(r):
         for j, v in enumerate(row):
             if v is not None and not _is_fraction(v):
-                raise RunError(f"metrics.json: acc_matrix[{i}][{j}]={v!r} is not an accuracy in [0, 1]")
+                raise RunError(f"metrics.json: acc_matrix[{i}][{j}]={str(v)[:40]!r} is not an accuracy in [0, 1]")
     for key in ("avg_acc", "bwt", "forgetting", "fwt"):
         v = m.get(key)
         if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not -1 <= v <= 1):
-            raise RunError(f"metrics.json: {key}={v!r} is not a number in [-1, 1]")
+            raise RunError(f"metrics.json: {key}={str(v)[:40]!r} is not a number in [-1, 1]")
+    for key, kind, name in (("status", str, "a string"), ("created", str, "a string"), ("device", str, "a string"),
+                            ("error", str, "a string"), ("data", dict, "an object"), ("mask_stats", list, "a list"),
+                            ("task_seconds", list, "a list"), ("task_inference", dict, "an object")):
+        v = m.get(key)
+        if v is not None and not isinstance(v, kind):
+            raise RunError(f"metrics.json: {key}={str(v)[:40]!r} is not {name}")
+    n = (m.get("data") or {}).get("n_tasks")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n != len(r)):
+        raise RunError(f"metrics.json: data.n_tasks={str(n)[:40]!r} does not fit a {len(r)}-task accuracy matrix")
 
 
 def read_metrics(path: str | Path) -> dict[str, Any]:
@@ -81,14 +91,32 @@ def _tensor_file_error(path: Path, e: Exception) -> RunError:
     return RunError(f"{path.name} is not a valid safetensors file ({str(e).splitlines()[0][:80]})")
 
 
+def check_tensor_file(path: Path) -> None:
+    """Raise RunError (one line naming the file) unless `path` is a regular file of a size a run's
+    tensors may have: never open a FIFO or a device as safetensors."""
+    try:
+        check_regular(path, MAX_TENSOR_BYTES)
+    except FileNotFoundError:
+        raise RunError(f"{path.name} is missing") from None
+    except FileProblem as e:
+        raise RunError(f"{path.name} {e}") from None
+
+
 def _load_tensors(path: Path) -> dict[str, Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    check_tensor_file(path)
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise _tensor_file_error(path, e) from None
+
+
+def read_tensors(path: Path) -> dict[str, Tensor]:
+    """Every tensor of safetensors file `path` (on the CPU). Raises RunError (one line naming the
+    file): missing, not a regular file, or not safetensors."""
+    return _load_tensors(path)
 
 
 def _has_masks(path: Path) -> bool:
@@ -114,8 +142,11 @@ def check_tensor_files(path: str | Path) -> list[str]:
         if name == "masks.safetensors" and not f.exists() and not _has_masks(Path(path)):
             continue  # fine-tuning and HNET runs have no masks
         try:
+            check_tensor_file(f)
             with safe_open(str(f), framework="pt") as h:
                 h.keys()
+        except RunError as e:
+            problems.append(str(e))
         except (SafetensorError, OSError, ValueError, RuntimeError) as e:
             problems.append(str(_tensor_file_error(f, e)))
     return problems

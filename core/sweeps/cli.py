@@ -122,7 +122,8 @@ def main(a: argparse.Namespace) -> int:
         print("error: --ray needs Ray, which is not installed here; pip install -r requirements.txt", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume (finished trials are kept)", file=sys.stderr)
+        print("interrupted; run the same command again to resume (finished trials are skipped, the others "
+              "continue from their last completed task)", file=sys.stderr)
         return 130
     _report(a, report)
     return 1 if report.failed else 0

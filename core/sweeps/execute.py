@@ -4,8 +4,8 @@ thread) or as Ray tasks (`ray.init()` starts a local Ray; an address joins a clu
 its summary. No scheduler of our own: the pool or Ray hands out the trials.
 
 A trial that fails is recorded (its folder and the summary) and the others go on. A killed sweep
-(kill -9, a crash) is resumed by running it again: finished trials are skipped, interrupted ones
-start again through `core.sweeps.trial.continue_trial`.
+(kill -9, a crash) is resumed by running it again: finished trials are skipped, interrupted and
+failed ones continue from their last completed task (`core.sweeps.trial.continue_trial`).
 """
 
 from __future__ import annotations

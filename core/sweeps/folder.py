@@ -23,6 +23,7 @@ from typing import IO, Any
 from core.config import FORMAT_VERSION, RunConfig
 from core.runs import LOCK_FILE, RUN_FILES, RunError, early_failure, read_metrics
 from core.runs.layout import write_json_atomic
+from core.safe_io import FileProblem, read_json
 from core.sweeps.fields import SpecError
 from core.sweeps.spec import SweepSpec
 
@@ -76,7 +77,7 @@ def _trial_record(t: Any) -> dict[str, Any]:
 
 
 def read_sweep(path: str | Path) -> SweepInfo:
-    """sweep.json of sweep folder `path`, checked (JSON only, at most MAX_SWEEP_BYTES read).
+    """sweep.json of sweep folder `path`, checked (a regular file of at most MAX_SWEEP_BYTES, JSON only).
 
     Raises:
         SweepError: not a sweep folder, or a damaged sweep.json (one line naming the problem).
@@ -84,16 +85,12 @@ def read_sweep(path: str | Path) -> SweepInfo:
     p = Path(path)
     file = p / SWEEP_FILE
     try:
-        with open(file, "rb") as f:
-            raw = f.read(MAX_SWEEP_BYTES + 1)
+        d = read_json(file, MAX_SWEEP_BYTES)
     except FileNotFoundError:
         raise SweepError(f"{p} is not a sweep folder (no {SWEEP_FILE})") from None
-    except OSError as e:
-        raise SweepError(f"{file} cannot be read ({e.strerror})") from None
-    if len(raw) > MAX_SWEEP_BYTES:
-        raise SweepError(f"{file} is larger than {MAX_SWEEP_BYTES >> 20} MiB; not a sweep file")
+    except FileProblem as e:
+        raise SweepError(f"{file} {e}") from None
     try:
-        d = json.loads(raw)
         if not isinstance(d, dict) or not isinstance(d.get("format_version"), int):
             raise ValueError("no format_version")
         if d["format_version"] > FORMAT_VERSION:
@@ -141,9 +138,9 @@ def trial_state(run_dir: str | Path) -> tuple[str, str | None]:
     return "interrupted", None
 
 
-def clear_trial(run_dir: str | Path) -> None:
-    """Remove a trial's run files (RUN_FILES, its claim, tickets.json, leftover *.tmp) and nothing
-    else, so the trial can start again in the same folder.
+def clear_trial(run_dir: str | Path, keep_lock: bool = False) -> None:
+    """Remove a trial's run files (RUN_FILES, tickets.json, leftover *.tmp, and its lock file unless
+    `keep_lock`: the caller holds it) and nothing else, so the trial can start again in its folder.
 
     Raises:
         SweepError: the folder holds other files (they are kept: nothing is deleted).
@@ -157,7 +154,8 @@ def clear_trial(run_dir: str | Path) -> None:
         raise SweepError(f"trial folder {p} holds files that are not a run's ({', '.join(sorted(other)[:3])}); "
                          "nothing was deleted")
     for f in files:
-        f.unlink()
+        if not (keep_lock and f.name == LOCK_FILE):
+            f.unlink()
 
 
 @contextlib.contextmanager

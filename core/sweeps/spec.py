@@ -30,6 +30,7 @@ from typing import Any
 
 from core.config import RunConfig
 from core.presets import PRESETS
+from core.safe_io import FileProblem, read_capped
 from core.sweeps.fields import SpecError, build_config, coerce, format_value, label, resolve
 
 if sys.version_info >= (3, 11):
@@ -230,19 +231,19 @@ def expand(preset: str, base: dict[str, Any], axes: list[tuple[str, tuple[Any, .
 
 
 def read_spec_file(path: str | Path) -> dict[str, Any]:
-    """The TOML table of spec file `path` (at most MAX_SPEC_BYTES read; TOML only, nothing executed).
+    """The TOML table of spec file `path` (a regular file of at most MAX_SPEC_BYTES, `core.safe_io`;
+    TOML only, nothing executed).
 
     Raises:
         SpecError: missing, unreadable, too large, or not valid TOML (one line naming the file).
     """
     p = Path(path)
     try:
-        with open(p, "rb") as f:
-            raw = f.read(MAX_SPEC_BYTES + 1)
-    except OSError as e:
-        raise SpecError(f"spec {p}: cannot be read ({e.strerror or type(e).__name__})") from None
-    if len(raw) > MAX_SPEC_BYTES:
-        raise SpecError(f"spec {p}: larger than {MAX_SPEC_BYTES >> 10} KiB; a spec is a few lines of TOML")
+        raw = read_capped(p, MAX_SPEC_BYTES)
+    except FileNotFoundError:
+        raise SpecError(f"spec {p}: no such file") from None
+    except FileProblem as e:
+        raise SpecError(f"spec {p} {e}") from None
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:

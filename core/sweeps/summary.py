@@ -27,8 +27,6 @@ METRICS: tuple[tuple[str, str, bool], ...] = (
     ("acc", "ACC (%)", True), ("bwt", "BWT (%)", True), ("forgetting", "forgetting (%)", True),
     ("task_acc", "task-ID accuracy (%)", True), ("wall_s", "wall time (s)", False),
     ("ms_per_iter", "ms/iteration", False))
-#: A trial's metrics.json larger than this is not read (a run's is a few KB).
-MAX_METRICS_BYTES = 8 << 20
 
 
 @dataclass
@@ -83,9 +81,7 @@ def trial_rows(sweep: SweepInfo, errors: dict[str, str] | None = None) -> list[T
             row.state, row.error = "failed", errors[t.name]
         if state == "finished":
             try:
-                if (path / "metrics.json").stat().st_size > MAX_METRICS_BYTES:
-                    raise RunError("metrics.json is too large")
-                m = read_metrics(path)
+                m = read_metrics(path)  # bounded and validated (core.runs)
                 row.values = _values(m)
                 row.final_row = list(m["acc_matrix"][-1]) if m["acc_matrix"] else []
             except (OSError, RunError) as e:

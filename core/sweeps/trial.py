@@ -28,25 +28,38 @@ WATCH_S = 0.5
 
 def continue_trial(run_dir: Path, cfg: RunConfig, should_stop: Callable[[], bool]) -> RunResult:
     """Train trial `cfg` in `run_dir` to its end and return the `RunResult`; the one place that
-    decides how an interrupted or failed trial starts again.
+    decides how a trial starts or starts again.
 
-    A folder holding part of a run is cleared (`core.sweeps.folder.clear_trial`: run files only) and
-    the trial trains from its first task. When task-level resume (`core.engine.resume.resume_training`)
-    is on main, the partial case becomes `return resume_training(run_dir, should_stop=should_stop,
-    threads=1)`, which loses at most the task that was running.
+    A new trial trains from its first task. An interrupted, stopped or failed one continues from its
+    last completed task (`core.engine.resume.resume_training`, on one thread like every trial: the
+    numbers are those of an uninterrupted run), losing at most the task that was running. A folder
+    that cannot be resumed — nothing saved yet, or files an older version wrote — is cleared (run
+    files only, under the run's lock) and the trial trains from its first task.
 
     Raises:
         core.sweeps.folder.SweepError: the folder holds files that are not a run's (nothing deleted).
-        core.runs.RunError: the folder cannot be claimed.
+        core.runs.RunError: another process trains into the folder, or it cannot be created.
     """
     from core.engine.loop import run_training
-    from core.runs import claim_run_dir
+    from core.engine.resume import resume_training
+    from core.runs import RunError, claim_run_dir, liveness
     from core.sweeps.folder import clear_trial
 
-    if run_dir.is_dir() and any(run_dir.iterdir()):
-        clear_trial(run_dir)
-    claim_run_dir(run_dir, "trial folder")
-    return run_training(cfg, should_stop=should_stop, run_dir=run_dir)
+    if not run_dir.is_dir() or not any(run_dir.iterdir()):
+        claim_run_dir(run_dir, "trial folder")
+        return run_training(cfg, should_stop=should_stop, run_dir=run_dir)
+    if (run_dir / "config.json").is_file():
+        try:
+            return resume_training(run_dir, should_stop=should_stop, threads=1)
+        except RunError:
+            if liveness.lock_held(run_dir):
+                raise  # a live run: never cleared
+    liveness.acquire(run_dir, wait_s=0.5)  # raises RunError while another process trains into it
+    try:
+        clear_trial(run_dir, keep_lock=True)
+        return run_training(cfg, should_stop=should_stop, run_dir=run_dir)
+    finally:
+        liveness.release(run_dir)
 
 
 def _alive(pid: int) -> bool:

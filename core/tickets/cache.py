@@ -1,40 +1,45 @@
 """The analyses' cache: tickets.json in the run folder, so a page opens at once the second time.
 
     {"version": CACHE_VERSION,
-     "fingerprint": {file: [size in bytes, mtime in ns] or null, for weights.safetensors,
+     "fingerprint": {file: [size in bytes, sha256 hex] or null, for weights.safetensors,
                      masks.safetensors, task_masks.safetensors and metrics.json},
      "settings": {"seeds": …, "levels": […]},
      "seconds": time the analyses took, "created": ISO time,
      "run": {…}, "cross_mask": {…}, "sweep": {…}, "controls": {…}, "drift": {…}, "inference": {…}}
 
 A cache is used only when its version, fingerprint and settings all equal the run's now, so retrained
-or replaced weights are analysed again. Reading is bounded (`MAX_CACHE_BYTES`) and plain JSON; a
-cache that cannot be read, or is stale, is ignored and rewritten. Imports neither torch nor the
-models: a cache hit costs a few stat calls and one small JSON parse.
+or replaced weights are analysed again. The fingerprint hashes the files' contents rather than their
+times, so a cache shipped with a run (the pretrained runs: a git checkout gives every file a new time)
+stays valid. Reading is bounded (`MAX_CACHE_BYTES`) and plain JSON; a cache that cannot be read, or
+is stale, is ignored and rewritten. Imports neither torch nor the models: a cache hit costs hashing
+the run's tensor files (a few MB for a demo run) and one small JSON parse.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 from pathlib import Path
 from typing import Any
 
 from core.runs.layout import TASK_MASKS_FILE, write_json_atomic
+from core.safe_io import FileProblem, read_json
 
 CACHE_FILE = "tickets.json"
 #: Bumped whenever the analyses or their JSON change, so older caches are recomputed.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 MAX_CACHE_BYTES = 16 * 1024 * 1024
 _FINGERPRINTED = ("weights.safetensors", "masks.safetensors", TASK_MASKS_FILE, "metrics.json")
 
 
-def fingerprint(path: str | Path) -> dict[str, list[int] | None]:
-    """{file: [size, mtime_ns]} of the run files the analyses read (None for an absent file)."""
-    out: dict[str, list[int] | None] = {}
+def fingerprint(path: str | Path) -> dict[str, list[int | str] | None]:
+    """{file: [size in bytes, sha256 hex]} of the run files the analyses read (None for an absent or
+    unreadable file)."""
+    out: dict[str, list[int | str] | None] = {}
     for name in _FINGERPRINTED:
         try:
-            st = (Path(path) / name).stat()
-            out[name] = [st.st_size, st.st_mtime_ns]
+            with open(Path(path) / name, "rb") as fh:
+                digest = hashlib.file_digest(fh, "sha256")
+                out[name] = [fh.tell(), digest.hexdigest()]
         except OSError:
             out[name] = None
     return out
@@ -43,12 +48,9 @@ def fingerprint(path: str | Path) -> dict[str, list[int] | None]:
 def read_cache(path: str | Path, settings: dict[str, Any]) -> dict[str, Any] | None:
     """The cached analyses of run folder `path` if they are current (same version, fingerprint and
     `settings`), else None; never raises for a missing, oversized or malformed file."""
-    f = Path(path) / CACHE_FILE
     try:
-        if f.stat().st_size > MAX_CACHE_BYTES:
-            return None
-        data = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        data = read_json(Path(path) / CACHE_FILE, MAX_CACHE_BYTES)  # a regular file only: never a FIFO
+    except (OSError, FileProblem):
         return None
     if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
         return None

@@ -139,6 +139,26 @@ def test_overview_shows_pretrained_comparison(env: Path) -> None:
     assert "overview_acc_0" in keys and "overview_acc_1" in keys
 
 
+def test_overview_scenario_switch_shows_task_id_inferred(env: Path, pretrained: Path) -> None:
+    at = _app()
+    assert at.session_state["overview_scenario"] == "given"
+    at.session_state["overview_scenario"] = "inferred"
+    at.run()
+    assert not at.exception and not at.error
+    keys = _chart_keys(at)
+    assert "overview_scenario_bars" in keys and "overview_confusion_0" in keys  # HyperMask's task-id confusion
+    assert "overview_forgetting" not in keys and "overview_confusion_1" not in keys  # fine-tuning has none
+    bars = _live_figures(at)["overview_scenario_bars"]
+    names = [t["name"] for t in bars["data"]]
+    assert names == ["HyperMask · task id given", "HyperMask · task id inferred", "Fine-tuning · task id given"]
+    m = json.loads((pretrained / "split-digits-hypermask" / "metrics.json").read_text())
+    assert bars["data"][1]["y"] == m["task_inference"]["cil_per_task"]  # the figures of metrics.json
+    assert bars["data"][0]["y"] == m["acc_matrix"][-1]
+    text = " ".join(md.value for md in at.markdown)
+    assert f"{100 * m['task_inference']['cil_accuracy']:.1f}%" in text
+    assert "no task identity to infer" in text  # fine-tuning says why it has no inferred bars
+
+
 def test_overview_without_pretrained_runs(env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HYPERMASK_PRETRAINED_DIR", str(tmp_path / "missing"))
     at = _app()

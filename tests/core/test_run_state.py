@@ -40,6 +40,19 @@ def test_a_run_in_progress_and_a_log_of_two_runs() -> None:
                                                                 [None, None, None]]
 
 
+def test_scenarios_put_task_id_given_beside_task_id_inferred() -> None:
+    events = run_training(tiny_config(n_tasks=2, iters=10)).events
+    sc = run_state.scenarios(events)
+    final = run_state.final_metrics(events)
+    assert sc["given"] == final["acc_matrix"][-1] and sc["given_acc"] == pytest.approx(final["avg_acc"])
+    assert sc["inferred"] == final["task_inference"]["cil_per_task"] and sc["reason"] is None
+    assert sum(map(sum, sc["confusion"])) == final["task_inference"]["n_samples"]
+    assert run_state.scenarios(events[:-1]) is None  # not finished: nothing to compare yet
+    old = ev.RunFinished({**final, "task_inference": None}, False)  # a run saved before it was recorded
+    sc_old = run_state.scenarios([*events[:-1], old])
+    assert sc_old["inferred"] is None and "saved before task inference" in sc_old["reason"]
+
+
 def test_event_log_reads_complete_lines_as_they_arrive(tmp_path) -> None:
     """A reader following a run: nothing before the file exists, a line being written is read once
     complete, lines that are not valid events are skipped and counted, never raised."""

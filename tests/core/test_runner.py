@@ -168,6 +168,8 @@ def test_process_stop_saves_a_stopped_run(tmp_path: Path) -> None:
 
 
 def test_process_killed_by_sigkill_ends_in_one_run_failed(tmp_path: Path) -> None:
+    """A killed training process: one RunFailed naming the signal, and the run is "interrupted" (it
+    can be resumed, tests/core/test_resume.py), here and in its folder."""
     run = _started_run(tmp_path, **LONG)
     assert run.pid is not None
     os.kill(run.pid, signal.SIGKILL)
@@ -176,11 +178,11 @@ def test_process_killed_by_sigkill_ends_in_one_run_failed(tmp_path: Path) -> Non
     failed = [e for e in events if ev.is_terminal(e)]
     assert len(failed) == 1 and events[-1] is failed[0] and isinstance(failed[0], ev.RunFailed)
     assert "exit code -9" in failed[0].message and "SIGKILL" in failed[0].message
-    assert run.status() == "failed" and not run.alive
+    assert run.status() == "interrupted" and not run.alive
     run.pause(), run.step(), run.resume(), run.stop()  # an ended process's pipe never raises
-    assert run.status() == "failed" and run.n_events == len(events)
-    # the folder records the failure too, once
-    assert _metrics_status(run.run_dir) == "failed"
+    assert run.status() == "interrupted" and run.n_events == len(events)
+    # the folder records the interruption too, once
+    assert _metrics_status(run.run_dir) == "interrupted"
     assert EventLog(run.run_dir).read_all() == events
 
 

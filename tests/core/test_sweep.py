@@ -1,6 +1,7 @@
 """Sweeps (core/sweeps): a spec checked whole before anything runs, a 4-trial Split Digits demo sweep on
-the local pool and through a local Ray (the same numbers), resume after a simulated kill, and a
-failing trial that does not stop the others. Tasks are shortened through the spec (iters)."""
+the local pool and through a local Ray (the same numbers), resume after a simulated kill (from the
+killed trial's last completed task), and a failing trial that does not stop the others. Tasks are
+shortened through the spec (iters)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from core import events as ev
 from core.cli import main
-from core.runs import load_run, read_metrics, summarize_run
+from core.engine.loop import run_training
+from core.runs import claim_run_dir, load_run, read_events, read_metrics, summarize_run
 from core.sweeps import load_spec, parse_seeds, read_sweep, run_sweep, trial_state
 
 SPEC = """
@@ -128,23 +131,30 @@ def test_ray_sweep_matches_the_local_pool(pool_sweep: Path, tmp_path: Path) -> N
 
 
 def test_resume_after_a_simulated_kill(pool_sweep: Path, tmp_path: Path) -> None:
-    """A sweep killed mid-way: one trial finished, one killed after its first task (metrics "running", its
-    claim left behind), one never started. Re-running skips the finished ones and completes the rest
-    with the same results."""
+    """A sweep killed mid-way: two trials finished, one killed after its first task (metrics.json still
+    "running"), one never started. Re-running skips the finished ones, continues the killed one from its
+    saved task (not recomputed) and runs the last; every number equals the uninterrupted sweep's."""
     folder = tmp_path / "killed"
     shutil.copytree(pool_sweep, folder)
-    before = _accs(pool_sweep)
+    spec = load_spec(_spec_file(tmp_path), out=folder)
     killed, never = folder / "sparsity=0,seed=2", folder / "sparsity=30,seed=1"
-    m = json.loads((killed / "metrics.json").read_text())
-    m.update(status="running", tasks_done=1, acc_matrix=[m["acc_matrix"][0]] + [[None] * 5] * 4)
-    (killed / "metrics.json").write_text(json.dumps(m))
+    shutil.rmtree(killed)
     shutil.rmtree(never)
+    done: list[ev.TaskFinished] = []
+    cfg = next(t.config for t in spec.trials if t.name == killed.name)
+    run_training(cfg, emit=lambda e: done.append(e) if isinstance(e, ev.TaskFinished) else None,
+                 should_stop=lambda: bool(done), run_dir=claim_run_dir(killed))
+    m = json.loads((killed / "metrics.json").read_text())
+    assert m["tasks_done"] == 1
+    (killed / "metrics.json").write_text(json.dumps({**m, "status": "running"}))  # as kill -9 leaves it
     assert trial_state(killed)[0] == "interrupted" and trial_state(never)[0] == "pending"
     kept = {n: (folder / n / "metrics.json").stat().st_mtime_ns for n in ("sparsity=0,seed=1", "sparsity=30,seed=2")}
-    report = run_sweep(load_spec(_spec_file(tmp_path), out=folder), workers=2, progress=False)
+    report = run_sweep(spec, workers=2, progress=False)
     assert (report.skipped, report.finished, report.failed) == (2, 2, {})
     assert {n: (folder / n / "metrics.json").stat().st_mtime_ns for n in kept} == kept  # not recomputed
-    assert _accs(folder) == before
+    finished = [e for e in read_events(killed) if isinstance(e, ev.TaskFinished)]
+    assert [e.task for e in finished] == [0, 1, 2, 3, 4] and finished[0] == done[0]  # task 0 kept, not redone
+    assert _accs(folder) == _accs(pool_sweep)
 
 
 def test_a_failing_trial_is_recorded_and_the_others_finish(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -231,7 +231,7 @@ def test_cache_is_reused_and_recomputed_when_weights_change(runs, tmp_path, monk
     first = analyze_run(d)
     assert first["cache"] == "written" and (d / CACHE_FILE).is_file()
     stored = json.loads((d / CACHE_FILE).read_text())
-    assert stored["version"] == 1 and stored["fingerprint"]["weights.safetensors"][0] == (d / "weights.safetensors").stat().st_size
+    assert stored["version"] == 2 and stored["fingerprint"]["weights.safetensors"][0] == (d / "weights.safetensors").stat().st_size
     assert "cache" not in stored
     import core.tickets.lab as lab
 
@@ -242,7 +242,11 @@ def test_cache_is_reused_and_recomputed_when_weights_change(runs, tmp_path, monk
     second = analyze_run(d)
     assert second["cache"] == "reused" and second["cross_mask"] == first["cross_mask"]
     st = (d / "weights.safetensors").stat()
-    os.utime(d / "weights.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # weights replaced
+    os.utime(d / "weights.safetensors", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched, same content
+    assert analyze_run(d)["cache"] == "reused"  # (a clone of a shipped run: new file times)
+    data = bytearray((d / "weights.safetensors").read_bytes())
+    data[-1] ^= 1  # weights replaced (the size unchanged)
+    (d / "weights.safetensors").write_bytes(bytes(data))
     with pytest.raises(AssertionError):
         analyze_run(d)
     monkeypatch.undo()

@@ -56,10 +56,12 @@ def sweep_curves(levels: Sequence[float], accuracy: Sequence[Sequence[float]], t
     return fig
 
 
-def control_bars(series: Mapping[str, Sequence[float]], errors: Mapping[str, Sequence[float]] | None = None, *,
+def control_bars(series: Mapping[str, Sequence[float | None]], errors: Mapping[str, Sequence[float]] | None = None,
+                 *, title: str = "Learned mask against controls of equal per-layer sparsity",
                  uirevision: str = "tickets-controls") -> go.Figure:
-    """Grouped bars: accuracy per task (x) for the learned mask and each control (one colour each);
-    `errors` gives ± spreads for some series (the random control's std over seeds)."""
+    """Grouped bars: accuracy per task (x) for each series (one colour each; None: no bar), e.g. the
+    learned mask and its controls, or each method with the task id given and inferred; `errors` gives
+    ± spreads for some series (the random control's std over seeds)."""
     fig = go.Figure()
     for k, (name, values) in enumerate(series.items()):
         err = (errors or {}).get(name)
@@ -67,8 +69,32 @@ def control_bars(series: Mapping[str, Sequence[float]], errors: Mapping[str, Seq
                              marker_color=PALETTE[k % len(PALETTE)],
                              error_y=dict(type="data", array=list(err)) if err is not None else None,
                              hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>"))
-    finish(fig, title="Learned mask against controls of equal per-layer sparsity", x_title="task",
+    finish(fig, title=title, x_title="task",
            y_title="accuracy", uirevision=uirevision, barmode="group")
     fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     return fig
 
+
+
+def scenario_bars(given: Mapping[str, Sequence[float]], inferred: Mapping[str, Sequence[float] | None], *,
+                  uirevision: str = "scenarios") -> go.Figure:
+    """Grouped bars: each task's final accuracy (x) per method, with the task id given (solid) and
+    inferred (hatched, the same colour: one colour per method, in the order of `given`). A method
+    whose `inferred` is None has no hatched bar."""
+    fig = go.Figure()
+    for m, (method, values) in enumerate(given.items()):
+        color = PALETTE[m % len(PALETTE)]
+        x = [f"task {t}" for t in range(len(values))]
+        fig.add_trace(go.Bar(x=x, y=list(values), name=f"{method} · task id given", marker_color=color,
+                             offsetgroup=f"{m}-given",
+                             hovertemplate=f"{method}, task id given<br>%{{x}}: %{{y:.1%}}<extra></extra>"))
+        if inferred.get(method) is not None:
+            fig.add_trace(go.Bar(x=x, y=list(inferred[method]), name=f"{method} · task id inferred",
+                                 marker=dict(color="white", line=dict(color=color, width=2),
+                                             pattern=dict(shape="/", fgcolor=color, solidity=0.5)),
+                                 offsetgroup=f"{m}-inferred",
+                                 hovertemplate=f"{method}, task id inferred<br>%{{x}}: %{{y:.1%}}<extra></extra>"))
+    finish(fig, title="Final accuracy per task: task id given (solid) against task id inferred (hatched)",
+           x_title="task", y_title="accuracy", uirevision=uirevision, barmode="group")
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    return fig
