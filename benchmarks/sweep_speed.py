@@ -8,10 +8,12 @@ measurement a fresh command, so process start-up and imports count):
 3. the same N trials as Ray tasks on a local Ray with W CPUs (ray.init included): overhead over the
    pool (goal ≤ 15 %);
 4. kill -9 of the sweep command mid-way, then the same command again: which trials were finished,
-   running (and how many of their tasks were saved), and how many completed tasks the restart computed
-   again (goal: none; at most the running task of each running trial is lost).
+   running (and how many of their tasks were saved), how many completed tasks the restart trained
+   again (goal: none; at most the running task of each running trial is lost), and whether the
+   resumed trials' accuracy matrices equal those of the uninterrupted sweep.
+Timings 1–3 are repeated, interleaved, and their medians compared.
 
-    python benchmarks/sweep_speed.py [--trials 8] [--workers 2] [--no-ray] [--no-kill] [--keep DIR]
+    python benchmarks/sweep_speed.py [--trials 8] [--workers 2] [--repeat 2] [--no-ray] [--no-kill] [--keep DIR]
 
 Prints the machine's load average before and after: on a shared machine the figures move with it.
 """
@@ -23,6 +25,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,21 +68,22 @@ def _spec(tmp: Path, seeds: str) -> Path:
     return path
 
 
-def _finished_tasks(events: bytes) -> list[int]:
-    """Task indices of the TaskFinished events of an events.jsonl's bytes, in order (torn lines skipped)."""
-    out = []
+def _finished_tasks(events: bytes) -> dict[int, list[dict]]:
+    """task → its TaskFinished events (as dicts) in an events.jsonl's bytes (torn lines skipped)."""
+    out: dict[int, list[dict]] = {}
     for line in events.decode("utf-8", "replace").splitlines():
         try:
             d = json.loads(line)
         except ValueError:
             continue
         if isinstance(d, dict) and d.get("kind") == "task_finished":
-            out.append(int(d["task"]))
+            out.setdefault(int(d["task"]), []).append(d)
     return out
 
 
-def kill_and_resume(tmp: Path, spec: Path, workers: int) -> None:
-    """kill -9 the sweep once two trials have finished and the running ones have saved a task; re-run it."""
+def kill_and_resume(tmp: Path, spec: Path, workers: int, reference: Path | None = None) -> None:
+    """kill -9 the sweep once two trials have finished and the running ones have saved a task; re-run it;
+    compare with `reference`, the same sweep run without a kill."""
     out = tmp / "killed"
     cmd = [sys.executable, "-m", "core", "sweep", str(spec), "--out", str(out), "--workers", str(workers), "--quiet"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -111,14 +115,16 @@ def kill_and_resume(tmp: Path, spec: Path, workers: int) -> None:
             print(f"  {n}: finished before the kill, {'skipped (untouched)' if same else 'RECOMPUTED'}")
             recomputed += 0 if same else 5
             continue
-        now = (out / n / "events.jsonl").read_bytes()
-        appended = now.startswith(events)  # resumed in the same log, else started again in a new one
-        tasks = _finished_tasks(now)
-        redone = [t for t in (tasks[len(_finished_tasks(events)):] if appended else tasks) if t < k]
+        # a completed task whose TaskFinished event is not the one saved before the kill was trained again
+        then, now = _finished_tasks(events), _finished_tasks((out / n / "events.jsonl").read_bytes())
+        redone = [t for t in range(k) if now.get(t) != (then.get(t) or [])[-1:]]
         recomputed += len(redone)
-        print(f"  {n}: {k} task(s) saved at the kill, {'resumed' if appended else 'restarted from its first task'}; "
-              f"completed tasks computed again: {len(redone)}")
-    print(f"completed tasks computed again after kill -9: {recomputed} (goal 0: at most each running trial's "
+        line = f"  {n}: {k} task(s) saved at the kill; completed tasks trained again: {len(redone)}"
+        if reference is not None:
+            same = _metrics(out / n)["acc_matrix"] == _metrics(reference / n)["acc_matrix"]
+            line += f"; accuracy matrix {'identical to' if same else 'DIFFERENT from'} the uninterrupted sweep's"
+        print(line)
+    print(f"completed tasks trained again after kill -9: {recomputed} (goal 0: at most each running trial's "
           "unfinished task is lost)")
 
 
@@ -128,26 +134,39 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--no-ray", action="store_true")
     p.add_argument("--no-kill", action="store_true")
+    p.add_argument("--repeat", type=int, default=2, help="interleaved repetitions of the timings (medians)")
     p.add_argument("--keep", help="keep the sweep folders here")
     a = p.parse_args()
     tmp = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="sweep-speed-"))
     tmp.mkdir(parents=True, exist_ok=True)
     print(f"load average before: {os.getloadavg()}; {os.cpu_count()} CPU cores (a shared machine)")
-    one = _sweep(_spec(tmp, "1"), tmp / "single", 1)
-    train = sum(_metrics(tmp / "single" / "seed=1")["task_seconds"])
-    print(f"single trial alone: command {one:.1f} s, the trial's own training {train:.1f} s")
     spec = _spec(tmp, f"1-{a.trials}")
-    pool = _sweep(spec, tmp / "pool", a.workers)
-    ideal = a.trials * one / a.workers
-    print(f"local pool, {a.trials} trials on {a.workers} workers: {pool:.1f} s = {pool / ideal:.2f} × "
-          f"({a.trials} × {one:.1f} s / {a.workers}) [goal ≤ 1.2]; against the trial's own time: "
+    ones, trains, pools, rays = [], [], [], []
+    for r in range(a.repeat):  # interleaved, so that a change of the machine's load hits each alike
+        shutil.rmtree(tmp / "single", ignore_errors=True)
+        ones.append(_sweep(_spec(tmp, "1"), tmp / "single", 1))
+        trains.append(sum(_metrics(tmp / "single" / "seed=1")["task_seconds"]))
+        print(f"[{r + 1}] single trial alone: command {ones[-1]:.1f} s, the trial's own training {trains[-1]:.1f} s "
+              f"(load {os.getloadavg()[0]:.1f})")
+        shutil.rmtree(tmp / "pool", ignore_errors=True)
+        pools.append(_sweep(spec, tmp / "pool", a.workers))
+        print(f"[{r + 1}] local pool, {a.trials} trials on {a.workers} workers: {pools[-1]:.1f} s "
+              f"(load {os.getloadavg()[0]:.1f})")
+        if not a.no_ray:
+            shutil.rmtree(tmp / "ray", ignore_errors=True)
+            rays.append(_sweep(spec, tmp / "ray", a.workers, ray=True))
+            print(f"[{r + 1}] Ray (local, {a.workers} CPUs, ray.init included), {a.trials} trials: {rays[-1]:.1f} s "
+                  f"(load {os.getloadavg()[0]:.1f})")
+    one, train, pool = statistics.median(ones), statistics.median(trains), statistics.median(pools)
+    print(f"medians of {a.repeat}: pool {pool:.1f} s = {pool / (a.trials * one / a.workers):.2f} × "
+          f"({a.trials} × {one:.1f} s / {a.workers}) [goal ≤ 1.2]; against the trial's own training time: "
           f"{pool / (a.trials * train / a.workers):.2f} ×")
-    if not a.no_ray:
-        ray = _sweep(spec, tmp / "ray", a.workers, ray=True)
-        print(f"Ray (local, {a.workers} CPUs, ray.init included), {a.trials} trials: {ray:.1f} s = "
-              f"{100 * (ray / pool - 1):+.1f} % over the local pool [goal ≤ 15 %]")
+    if rays:
+        ray = statistics.median(rays)
+        print(f"medians of {a.repeat}: Ray {ray:.1f} s = {100 * (ray / pool - 1):+.1f} % over the local pool "
+              "[goal ≤ 15 %]")
     if not a.no_kill:
-        kill_and_resume(tmp, spec, a.workers)
+        kill_and_resume(tmp, spec, a.workers, reference=tmp / "pool")
     print(f"load average after: {os.getloadavg()}")
     if not a.keep:
         shutil.rmtree(tmp, ignore_errors=True)

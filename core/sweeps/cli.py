@@ -42,7 +42,8 @@ def add_parsers(sub: Any) -> None:
     sw.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="a fixed value, over the spec's [base] (e.g. --set iters=100 --set benchmark=split-digits)")
     sw.add_argument("--axis", action="append", default=[], metavar="FIELD=V1,V2",
-                    help="an axis, over the spec's (e.g. --axis p=0,30,60 --axis seed=1-3 --axis target.hidden=64x64,100x100)")
+                    help="an axis, over the spec's (e.g. --axis p=0,30,60 --axis seed=1-3 "
+                         "--axis target.hidden=64x64,100x100)")
     sw.add_argument("--name", help="the sweep's name (default: the spec's, else its file name)")
     _execution_flags(sw)
     rp = sub.add_parser("reproduce", help="the paper's configuration over seeds as one sweep, and its table "

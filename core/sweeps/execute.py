@@ -88,8 +88,9 @@ def run_sweep(spec: SweepSpec, *, ray: str | None = None, workers: int | None = 
     """
     check_runnable(spec)
     with contextlib.ExitStack() as stack:
-        if ray is not None:  # started (or joined) before the folder is touched: a bad address writes nothing
-            stack.enter_context(ray_session(ray, workers))
+        if ray is not None and any(trial_state(Path(spec.out).expanduser() / t.name)[0] != "finished"
+                                   for t in spec.trials):
+            stack.enter_context(ray_session(ray, workers))  # before the folder is touched: a bad address writes nothing
         out = stack.enter_context(open_sweep(spec))
         states = {t.name: trial_state(out / t.name)[0] for t in spec.trials}
         todo = [t for t in spec.trials if states[t.name] != "finished"]
@@ -97,6 +98,8 @@ def run_sweep(spec: SweepSpec, *, ray: str | None = None, workers: int | None = 
         bar = SweepProgress(spec.name, len(spec.trials), report.skipped, disable=not progress)
         try:
             if todo:
+                if ray is not None:  # started above unless the folder changed since (then: now)
+                    stack.enter_context(ray_session(ray, workers))
                 outcomes = (_run_local(out, todo, workers, bar) if ray is None else _run_ray(out, todo, bar))
                 report.finished = sum(o["status"] == "finished" for o in outcomes.values())
                 report.failed = {n: str(o["error"]) for n, o in outcomes.items() if o["status"] == "failed"}

@@ -127,8 +127,8 @@ class SweepProgress:
         # the bar counts the shares of trials under way too, so the time left moves between trials
         self.bar.n = self.done + self.failed + sum(w.fraction for w in self.watches.values())
         failed = f", {self.failed} failed" if self.failed else ""
-        self.bar.set_description_str(f"{self.name}: {self.done}/{self.total} trials done{failed}, {len(running)} running",
-                                     refresh=False)
+        self.bar.set_description_str(
+            f"{self.name}: {self.done}/{self.total} trials done{failed}, {len(running)} running", refresh=False)
         self.bar.refresh()
         shown = [f"{n}: {w.describe()}" for n, w in list(running.items())[:SHOWN]]
         more = f" (+{len(running) - SHOWN} more)" if len(running) > SHOWN else ""

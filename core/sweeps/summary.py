@@ -167,7 +167,8 @@ def settings_markdown(sweep: SweepInfo, settings: list[SettingRow]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_summary(sweep_dir: str | Path, errors: dict[str, str] | None = None) -> tuple[list[TrialRow], list[SettingRow]]:
+def write_summary(sweep_dir: str | Path,
+                  errors: dict[str, str] | None = None) -> tuple[list[TrialRow], list[SettingRow]]:
     """Read sweep folder `sweep_dir` and (re)write summary.csv, trials.csv and summary.md in it.
 
     Raises:

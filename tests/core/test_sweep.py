@@ -158,7 +158,8 @@ def test_resume_after_a_simulated_kill(pool_sweep: Path, tmp_path: Path) -> None
 
 
 def test_a_failing_trial_is_recorded_and_the_others_finish(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    spec = _spec_file(tmp_path, '[base]\nbenchmark = "split-digits"\niters = 5\ntasks = 2\n[axes]\nbeta = [0.001, 1e300]\n')
+    spec = _spec_file(tmp_path, '[base]\nbenchmark = "split-digits"\niters = 5\ntasks = 2\n'
+                                '[axes]\nbeta = [0.001, 1e300]\n')
     out = tmp_path / "out"
     assert main(["sweep", str(spec), "--out", str(out), "--workers", "2", "--quiet"]) == 1
     captured = capsys.readouterr()
