@@ -24,7 +24,8 @@ from core.sweeps.folder import read_sweep
 
 def _execution_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="the sweep folder (default: the spec's `out`, else sweeps/NAME); running the "
-                   "same sweep into it again skips its finished trials and restarts interrupted ones")
+                   "same sweep into it again skips its finished trials and continues the others from their last "
+                   "completed task")
     p.add_argument("--ray", nargs="?", const=LOCAL_RAY, metavar="ADDRESS",
                    help="run the trials as Ray tasks: on a local Ray started for the sweep, or on the cluster at "
                         "ADDRESS (its nodes must see the sweep folder); default: a local process pool")
