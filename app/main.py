@@ -43,6 +43,7 @@ def main() -> None:
         st.Page(PAGES_DIR / "masks.py", title="Masks", icon=":material/texture:"),
         st.Page(PAGES_DIR / "embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
         st.Page(PAGES_DIR / "tickets.py", title="Tickets", icon=":material/confirmation_number:"),
+        st.Page(PAGES_DIR / "sweeps.py", title="Sweeps", icon=":material/grid_view:"),
         st.Page(PAGES_DIR / "runs.py", title="Runs", icon=":material/folder_open:"),
         st.Page(PAGES_DIR / "lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
     ]

@@ -2,7 +2,10 @@
 
 Environment variables are read here, in the app only (core never reads them):
   HYPERMASK_RUNS_DIR        folder for new and saved runs (default: <repo>/runs)
-  HYPERMASK_PRETRAINED_DIR  folder with the shipped runs and manifest.json (default: <repo>/pretrained)
+  HYPERMASK_PRETRAINED_DIR  folder with the shipped runs and manifest.json (default: <repo>/pretrained);
+                            its sweeps/ sub-folder holds the shipped sweeps
+  HYPERMASK_SWEEPS_DIR      folder of the user's sweeps (default: <repo>/sweeps, where `python -m core
+                            sweep` puts a sweep whose spec names no folder, when run from the repo root)
   HYPERMASK_TRAIN_THREADS   torch threads of a training process started by the app (default: half the cores)
 """
 
@@ -45,6 +48,16 @@ def runs_dir_problem() -> str | None:
 def pretrained_dir() -> Path:
     """Folder of shipped pretrained runs."""
     return Path(os.environ.get("HYPERMASK_PRETRAINED_DIR") or REPO_ROOT / "pretrained").expanduser()
+
+
+def sweeps_dir() -> Path:
+    """Folder of the user's sweeps (each a sub-folder with sweep.json)."""
+    return Path(os.environ.get("HYPERMASK_SWEEPS_DIR") or REPO_ROOT / "sweeps").expanduser()
+
+
+def shipped_sweeps_dir() -> Path:
+    """Folder of the sweeps shipped with the repo (`pretrained/sweeps`)."""
+    return pretrained_dir() / "sweeps"
 
 
 @dataclass(frozen=True)

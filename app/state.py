@@ -28,6 +28,7 @@ _PENDING_DELETE = "_pending_delete"  # str | None: run folder awaiting confirmat
 _PROJECTION = "_projection_request"  # dict | None: the last projection asked for
 _FIGURES = "_live_figures"  # dict[chart key, (signature, figure)]: see memo_figure
 _ABLATION = "_lesson_ablation"  # list[str]: run folders of the lessons' live ablation
+_OPENED = "_opened_runs"  # list[str]: run folders opened from the Sweeps page (offered by every run picker)
 
 T = TypeVar("T")
 
@@ -86,6 +87,19 @@ def selected_run() -> str | None:
 
 def set_selected_run(run_dir: str | None) -> None:
     st.session_state[_SELECTED] = run_dir
+
+
+def opened_runs() -> list[str]:
+    """Run folders this session opened from outside the runs and pretrained folders (sweep trials)."""
+    return list(st.session_state.get(_OPENED, []))
+
+
+def open_run(run_dir: str) -> None:
+    """Offer `run_dir` in every run picker of this session and make it the selected run."""
+    opened = st.session_state.setdefault(_OPENED, [])
+    if run_dir not in opened:
+        opened.append(run_dir)
+    set_selected_run(run_dir)
 
 
 def compare_group() -> list[str] | None:

@@ -1,7 +1,8 @@
 """Command-line interface (argparse at the edge; core gets a RunConfig): `python -m core train …`
 (`train --resume RUN` continues an interrupted run), `python -m core watch RUN` (follow a run folder
-while it trains), `python -m core list [FOLDER]` (saved runs and their status) and
-`python -m core analyze RUN`.
+while it trains), `python -m core list [FOLDER]` (saved runs and their status),
+`python -m core analyze RUN`, and `python -m core sweep SPEC` / `python -m core reproduce BENCHMARK`
+(core/sweeps/cli.py).
 
 Every value is checked before any training starts: bad flags, absurd numbers, unreadable or endless
 data, malformed run files and an --out that is a file or an existing run all end with one clear line
@@ -24,6 +25,7 @@ from core.config import BENCHMARKS, METHODS, RunConfig, check_threads, parse_siz
 from core.data.sources import DataError
 from core import events as ev
 from core.presets import PRESETS, make_config
+from core.sweeps.cli import add_parsers as add_sweep_parsers
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -97,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="the runs saved in a folder, with their status (an \"interrupted\" run's "
                         "process died: resume it with train --resume)")
     ls.add_argument("folder", nargs="?", help="the runs folder (default: $HYPERMASK_RUNS_DIR or runs)")
+    add_sweep_parsers(sub)
     return parser
 
 
@@ -362,6 +365,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return watch(a)
         if a.command == "analyze":
             return analyze(a)
+        if a.command in ("sweep", "reproduce"):
+            from core.sweeps.cli import main as sweep_main
+
+            return sweep_main(a)
         if a.command == "list":
             from core.cli_runs import list_command
 

@@ -34,3 +34,17 @@ def test_hypermask_forgets_less_than_finetuning(bench: str) -> None:
     hm = load_run(ROOT / f"{bench}-hypermask").metrics
     ft = load_run(ROOT / f"{bench}-finetune").metrics
     assert hm["avg_acc"] > ft["avg_acc"] + 0.1 and hm["bwt"] > ft["bwt"] + 0.1
+
+
+def test_shipped_sweep_is_small_complete_and_tells_the_beta_story() -> None:
+    """The p × β grid of the Sweeps page: 36 finished trials, metrics only (no tensors), under 3 MB; without
+    the hypernetwork regulariser (β = 0) HyperMask forgets, with it it does not."""
+    from core.sweeps import read_sweep, trial_rows
+
+    grid = ROOT / "sweeps" / "split-mnist-p-beta"
+    files = [f for f in grid.rglob("*") if f.is_file()]
+    assert sum(f.stat().st_size for f in files) < 3 * 1024 * 1024 and not any(f.suffix == ".safetensors" for f in files)
+    rows = trial_rows(read_sweep(grid))
+    assert len(rows) == 36 and {r.state for r in rows} == {"finished"}
+    bwt = {b: [r.values["bwt"] for r in rows if r.setting["mask.beta"] == b] for b in (0.0, 0.001)}
+    assert max(bwt[0.0]) < -0.05 < min(bwt[0.001])

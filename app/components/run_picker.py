@@ -1,6 +1,6 @@
-"""Choose any run: live ones (from `core.engine.launcher`), saved ones (under the runs folder)
-and pretrained ones (`pretrained/manifest.json`). Unreadable folders are left out here; the Runs
-page lists them with their reason."""
+"""Choose any run: live ones (from `core.engine.launcher`), saved ones (under the runs folder),
+pretrained ones (`pretrained/manifest.json`) and sweep trials this session opened on the Sweeps page.
+Unreadable folders are left out here; the Runs page lists them with their reason."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from core.runs import list_runs, summarize_run
 
 @dataclass(frozen=True)
 class RunChoice:
-    """A run the user can open. `origin` is 'live', 'saved' or 'pretrained'."""
+    """A run the user can open. `origin` is 'live', 'saved', 'pretrained' or 'sweep'."""
 
     path: str
     label: str
@@ -32,7 +32,8 @@ def _describe(method: str, benchmark: str) -> str:
 
 
 def available_runs() -> list[RunChoice]:
-    """Live runs (newest first), then pretrained runs, then readable saved runs (newest first).
+    """Live runs (newest first), then pretrained runs, readable saved runs (newest first), and the sweep
+    trials this session opened (`state.opened_runs`).
 
     A saved run that ended before its first task finished is left out: nothing of it was saved but
     its configuration and events (no weights, no masks), so no analysis page can open it
@@ -56,6 +57,13 @@ def available_runs() -> list[RunChoice]:
             acc = f" · ACC {pct(s.avg_acc)}"
             label = f"{s.name} — {_describe(s.method, s.benchmark)}{acc} ({s.status})"
             out.append(RunChoice(p, label, "saved", s.method, s.benchmark))
+            seen.add(p)
+    for p in state.opened_runs():
+        s = summarize_run(p)
+        if s.error is None and p not in seen:
+            label = (f"◆ sweep {s.path.parent.name} · {s.name} — {_describe(s.method, s.benchmark)} · "
+                     f"ACC {pct(s.avg_acc)}")
+            out.append(RunChoice(p, label, "sweep", s.method, s.benchmark))
     return out
 
 

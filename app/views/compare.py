@@ -74,7 +74,10 @@ def _saved_comparison() -> None:
     used: set[str] = set()
     data = {}
     for p in chosen:
-        data[_unique(METHOD_LABELS.get(by_path[p].method, by_path[p].method), used)] = live.events(p)
+        name = METHOD_LABELS.get(by_path[p].method, by_path[p].method)
+        if by_path[p].origin == "sweep":  # trials of one sweep share a method: their folders tell them apart
+            name = f"{name} · {Path(p).name}"
+        data[_unique(name, used)] = live.events(p)
     if len({by_path[p].benchmark for p in chosen}) > 1:
         st.warning("These runs use different task streams; their curves are not directly comparable.")
     draw_comparison(data, "compare_saved")

@@ -63,7 +63,8 @@ def test_module_imports_only_plotly_numpy():
     from core import run_state
 
     files = sorted(Path(charts.__file__).parent.glob("*.py"))
-    assert {f.stem for f in files} == {"__init__", "style", "curves", "heatmaps", "bars", "projections", "tickets"}
+    assert {f.stem for f in files} == {"__init__", "style", "curves", "heatmaps", "bars", "projections", "tickets",
+                                           "sweeps"}
     mods = {m.split(".")[0] if not m.startswith(("core", "app")) else m for f in files for m in imports(f)}
     assert "streamlit" not in mods and "torch" not in mods
     assert mods <= {"__future__", "math", "collections", "typing", "numpy", "plotly",
@@ -336,3 +337,20 @@ def test_all_figures_serialise():
     for f in figs:
         js = f.to_json()
         assert "uirevision" in js and "NaN" not in js
+
+
+def test_sweep_boxes_and_grid_heatmap():
+    from app.components.charts.sweeps import grid_heatmap, setting_boxes
+
+    groups = {"p=0": [(0.90, "p=0,seed=1", "a"), (0.94, "p=0,seed=2", "b")], "p=30": [(0.97, "p=30,seed=1", "c")]}
+    fig = setting_boxes(groups)
+    _check_common(fig, "sweep-boxes")
+    assert [t.type for t in fig.data] == ["box", "box"] and fig.data[0].boxpoints == "all"
+    assert list(fig.data[0].y) == [0.90, 0.94] and list(fig.data[1].customdata) == ["c"]  # a click names the trial
+    assert fig.data[0].marker.color != fig.data[1].marker.color and fig.layout.clickmode == "event+select"
+    hm = grid_heatmap([[0.90, None], [0.95, 0.97]], ["0", "30"], ["0", "0.001"], x_title="sparsity", y_title="beta")
+    _check_common(hm, "sweep-grid")
+    z = hm.data[0]
+    assert (z.zmin, z.zmax) == (0.90, 0.97)  # the scale spans the values shown: a few points apart stay apart
+    assert z.text[1][1] == "97.0" and z.text[0][1] == ""
+    assert hm.layout.xaxis.title.text == "sparsity" and "NaN" not in hm.to_json()

@@ -26,7 +26,7 @@ from core.engine.runner import REGISTRY
 
 MAIN = str(Path(__file__).resolve().parents[2] / "app" / "main.py")
 PAGES = ["views/overview.py", "views/train.py", "views/compare.py", "views/masks.py", "views/embeddings.py",
-         "views/runs.py"]
+         "views/runs.py", "views/sweeps.py"]
 WIDGETS = ("button", "checkbox", "multiselect", "number_input", "radio", "selectbox", "slider", "text_input",
            "file_uploader", "download_button", "toggle", "text_area")
 
@@ -60,6 +60,7 @@ def env(tmp_path: Path, pretrained: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
     runs.mkdir()
     monkeypatch.setenv("HYPERMASK_RUNS_DIR", str(runs))
     monkeypatch.setenv("HYPERMASK_PRETRAINED_DIR", str(pretrained))
+    monkeypatch.setenv("HYPERMASK_SWEEPS_DIR", str(tmp_path / "sweeps"))
     yield runs
     for run in REGISTRY.all().values():
         run.stop()
