@@ -60,6 +60,7 @@ from tests.browser.browser_helpers import (
     watch_first_chart,
 )
 
+FULL_SPEED = {"HYPERMASK_TRAIN_PACE": "0"}  # the Train page's slow motion off: training as fast as the CLI
 CLI_ARGS = ["--benchmark", "split-mnist", "--method", "hypermask", "--preset", "demo", "--data", "bundled",
             "--seed", "1"]
 
@@ -197,8 +198,11 @@ def start_to_curve(srv: StreamlitServer, tmp: Path, form_open: float, server_up:
         wait_for(lambda: plot_traces(driver, "live_forgetting") >= 1, 180, "the first drawn forgetting curve",
                  poll=0.05)
         took = time.perf_counter() - t_click
-        click_button(driver, "train_stop")
-        wait_for(lambda: status_text(driver) in ("finished", "stopped", "failed"), 120, "the run to stop", poll=0.5)
+        print(f"    first curve after {took:.2f} s", flush=True)
+        try:  # stop the run; the measurement is taken whatever the page shows next
+            click_button(driver, "train_stop")
+        except Exception as e:  # noqa: BLE001
+            print(f"    (stopping the run: {e})", flush=True)
         return took
     finally:
         driver.quit()
@@ -209,7 +213,8 @@ def start_cases(n: int, tmp: Path, server_up: float) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"fresh server": [], f"server up {server_up:g} s": []}
     for k in range(n):
         for case, up in (("fresh server", 0.0), (f"server up {server_up:g} s", server_up)):
-            with StreamlitServer(tmp / f"runs-start-{k}-{up:g}", log_path=tmp / f"start-{k}.log") as srv:
+            with StreamlitServer(tmp / f"runs-start-{k}-{up:g}", log_path=tmp / f"start-{k}.log",
+                                 env=FULL_SPEED) as srv:
                 out[case].append(start_to_curve(srv, tmp / f"chrome-start-{k}-{up:g}", 6.0, up))
             print(f"  {case}: Start → first live forgetting curve {out[case][-1]:.2f} s", flush=True)
     return out
@@ -318,7 +323,7 @@ def main() -> None:
     for k in range(a.repeats):
         cli["default"].append(cli_run(tmp / f"cli-{k}"))
         cli["app"].append(cli_run(tmp / f"cli-t-{k}", threads))
-        with StreamlitServer(tmp / f"runs-app-{k}", log_path=tmp / f"app-{k}.log") as srv:
+        with StreamlitServer(tmp / f"runs-app-{k}", log_path=tmp / f"app-{k}.log", env=FULL_SPEED) as srv:
             apps.append(app_run(srv, tmp / f"app-{k}", a.window))
     load_after = _load()
     app = apps[0]  # chart refreshes: the first app run (every run's are printed above)

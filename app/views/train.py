@@ -7,6 +7,7 @@ page polls its events in a fragment. A refresh or a second tab re-attaches to th
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import streamlit as st
@@ -27,13 +28,23 @@ PACES = (2, 5, 10, 25, 50, 100, 0)
 DEFAULT_PACE = 25
 
 
+def _default_pace() -> float:
+    """The slider's starting pace: HYPERMASK_TRAIN_PACE (it/s, 0 = full speed; a value not on the
+    slider is ignored) or `DEFAULT_PACE`."""
+    try:
+        value = float(os.environ.get("HYPERMASK_TRAIN_PACE", DEFAULT_PACE))
+    except ValueError:
+        return DEFAULT_PACE
+    return next((p for p in PACES if p == value), DEFAULT_PACE)
+
+
 def _pace_label(rate: float) -> str:
     return "full speed" if not rate else f"{rate:g} it/s"
 
 
 def _pace_ui(current: str | None) -> float:
     """The pace slider (key `train_pace`): changing it re-paces the run shown, while it trains."""
-    state.init_default("train_pace", DEFAULT_PACE)
+    state.init_default("train_pace", _default_pace())
     return st.select_slider("Pace (slow motion)", PACES, key="train_pace", format_func=_pace_label,
                             disabled=current is not None and not roles.may_steer([current]),
                             on_change=lambda: launcher.pace([current] if current else [], state.get("train_pace")),
@@ -49,7 +60,7 @@ def _start(cfg: RunConfig) -> None:
 
 
 def _attach_started(dirs: list[str]) -> None:
-    launcher.pace(dirs, state.get("train_pace", DEFAULT_PACE))
+    launcher.pace(dirs, state.get("train_pace", _default_pace()))
     state.set_train_run(dirs[0])
     state.put("train_config", False)  # fold the form away: the live charts take the page
 
