@@ -28,7 +28,6 @@ from tests.browser.browser_helpers import (
     click_button,
     errors,
     has_plot,
-    missing_browser,
     page_text,
     plot_div_script,
     plot_traces,
@@ -43,25 +42,6 @@ pytestmark = pytest.mark.browser
 
 ITERS = 60  # per task: 5 tasks × 60 iterations finish within a minute or two even on a loaded machine
 EVAL_EVERY = 15
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
-    why = missing_browser()
-    if why is not None:
-        if _in_ci():
-            pytest.fail(f"browser test cannot run in CI: {why}")
-        pytest.skip(why)
-    tmp = tmp_path_factory.mktemp("browser")
-    srv = StreamlitServer(tmp / "runs", log_path=tmp / "streamlit.log").start(timeout=60)
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")

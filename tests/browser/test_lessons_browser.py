@@ -14,30 +14,14 @@ from typing import Any
 import pytest
 
 from app.lessons.content import FORGETTING
-from tests.browser.browser_helpers import (StreamlitServer, chrome, errors, has_plot, missing_browser, plot_div_script,
+from tests.browser.browser_helpers import (StreamlitServer, chrome, errors, has_plot, plot_div_script,
                                            wait_for, wait_idle)
-from tests.browser.test_browser import _in_ci
 
 pytestmark = pytest.mark.browser
 
 # each step's visual → the key of the chart it draws (app/lessons/visuals.py)
 CHART_OF = {"ft_forgetting": "lesson_ft_forgetting", "ft_matrix": "lesson_finetune_matrix",
             "compare_hm_ft": "lesson_compare"}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
-    why = missing_browser()
-    if why is not None:
-        if _in_ci():
-            pytest.fail(f"browser test cannot run in CI: {why}")
-        pytest.skip(why)
-    tmp = tmp_path_factory.mktemp("lessons-browser")
-    srv = StreamlitServer(tmp / "runs", log_path=tmp / "streamlit.log").start(timeout=60)
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def _url_step(driver: Any) -> str:
