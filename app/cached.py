@@ -9,6 +9,10 @@ modification time and request.
 
 from __future__ import annotations
 
+import functools
+import os
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from app.components import projections
+from app.components import plotly_frame, projections
 from core import events as ev, runs
 from core.runs import Run, RunError
 
@@ -55,16 +59,18 @@ def try_load_run(path: str | Path) -> tuple[Run | None, str | None]:
         return None, f"{type(e).__name__}: {e}"[:200]
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
+@functools.lru_cache(maxsize=64)
 def _events(path: str, stamp: float) -> tuple[ev.Event, ...]:
     return tuple(runs.read_events(path))
 
 
 def events(path: str | Path) -> tuple[ev.Event, ...]:
     """The run's events.jsonl as typed events (cached per modification time; one immutable copy per
-    server, shared by every session)."""
-    p = Path(path)
-    return _events(str(p.resolve()), _mtime(p / "events.jsonl"))
+    server, shared by every session). A plain `functools.lru_cache`, not a Streamlit cache: the
+    Overview asks for three runs' events on every visit, and Streamlit's caches hash their arguments
+    with a hasher of their own (several milliseconds a call on a small machine)."""
+    p = os.path.abspath(path)
+    return _events(p, _mtime(Path(p) / "events.jsonl"))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -124,9 +130,39 @@ def masks_numpy(path: str | Path) -> dict[int, dict[str, np.ndarray]]:
     return _masks_numpy(str(Path(path).resolve()), run_stamp(path))
 
 
-@st.cache_resource(max_entries=128, show_spinner=False)
-def shared_figure(key: Hashable, _build: Callable[[], go.Figure]) -> go.Figure:
-    """The figure `_build()` makes, built once per server for `key` and shared by every session that
+_FIGURES: OrderedDict[Hashable, go.Figure] = OrderedDict()  # key → sealed figure, least recently used first
+_FIGURES_MAX = 128
+_FIGURES_LOCK = threading.Lock()
+
+
+def shared_figure(key: Hashable, build: Callable[[], go.Figure]) -> go.Figure:
+    """The figure `build()` makes, built once per server for `key` and shared by every session that
     shows the same thing (the Overview's shipped runs, a saved comparison): a room of visitors costs
-    one build. `key` must name everything the figure is drawn from; the figure is read only."""
-    return _build()
+    one build, and one serialisation (`plotly_frame.seal`). `key` must name everything the figure is
+    drawn from; the figure is read only. The last `_FIGURES_MAX` keys are kept. (Keyed by Python's own
+    hash: a Streamlit cache would hash `key` with its own hasher on every visit.)"""
+    with _FIGURES_LOCK:  # one build per key, however many sessions ask at once
+        fig = _FIGURES.get(key)
+        if fig is None:
+            fig = _FIGURES[key] = plotly_frame.seal(build())
+            if len(_FIGURES) > _FIGURES_MAX:
+                _FIGURES.popitem(last=False)
+        _FIGURES.move_to_end(key)
+        return fig
+
+
+@functools.lru_cache(maxsize=4)
+def pretrained_stories(stamp: tuple[tuple[str, str, float], ...]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """The Overview's stories: benchmark → {method: run folder} and run folder → description, of the
+    pretrained manifest's runs (`stamp`: each entry's folder, description and `run_stamp`). Computed
+    once per server and manifest state rather than per visitor (every run's config and metrics are
+    read here); declared here, not in the page script, which reruns (and would re-declare it) on
+    every visit. The dicts are shared: read only."""
+    groups: dict[str, dict[str, str]] = defaultdict(dict)
+    notes: dict[str, str] = {}
+    for path, description, _ in stamp:
+        s = runs.summarize_run(path)
+        if s.error is None and s.method not in groups[s.benchmark]:
+            groups[s.benchmark][s.method] = path
+            notes[path] = description
+    return dict(groups), notes

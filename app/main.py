@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the pa
 import pandas  # noqa: E402,F401
 import streamlit as st  # noqa: E402
 
-from app import roles  # noqa: E402
+from app import page_slots, roles  # noqa: E402
 from app.components import presenter  # noqa: E402
 from app.components.config_form import keep_form_values  # noqa: E402
 
@@ -32,7 +32,14 @@ FAVICON = ROOT / "assets" / "favicon.png"
 
 
 def main() -> None:
-    """Configure the app and run the selected page."""
+    """Configure the app and run the selected page (in turn with other sessions' page scripts,
+    `page_slots`)."""
+    with page_slots.page_slot():
+        _main()
+    _get_training_ready_soon()
+
+
+def _main() -> None:
     # a file, not a Material icon name: Streamlit fetches those favicons from fonts.gstatic.com
     st.set_page_config(page_title="HyperMask Explorer", page_icon=str(FAVICON), layout="wide")
     overview = st.Page(PAGES_DIR / "overview.py", title="Overview", icon=":material/home:", default=True)
@@ -52,7 +59,6 @@ def main() -> None:
     keep_form_values()
     presenter.switch()
     page.run()
-    _get_training_ready_soon()
 
 
 @functools.cache

@@ -11,6 +11,7 @@ Environment variables are read here, in the app only (core never reads them):
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,11 +74,25 @@ def read_manifest(root: Path | None = None) -> list[PretrainedEntry]:
     """Entries of `manifest.json` whose folder exists; never raises.
 
     Without a (valid) manifest every sub-folder holding a config.json is listed, titled by its name,
-    so a pretrained folder filled by hand still shows up.
+    so a pretrained folder filled by hand still shows up. Read once per state of the folder and its
+    manifest (their modification times), not on every page a visitor opens.
     """
     root = root or pretrained_dir()
+    return list(_read_manifest(str(root), _mtime_ns(root), _mtime_ns(root / "manifest.json")))
+
+
+def _mtime_ns(p: Path) -> int | None:
+    try:
+        return p.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=8)
+def _read_manifest(where: str, *stamp: int | None) -> tuple[PretrainedEntry, ...]:
+    root = Path(where)
     if not root.is_dir():
-        return []
+        return ()
     entries: list[PretrainedEntry] = []
     try:
         data = read_json(root / "manifest.json", 1 << 20)  # a regular file of at most 1 MiB
@@ -89,9 +104,9 @@ def read_manifest(root: Path | None = None) -> list[PretrainedEntry]:
     except (OSError, ValueError, AttributeError, TypeError, RecursionError):
         entries = []
     if entries:
-        return entries
-    return [PretrainedEntry(d.resolve(), d.name) for d in sorted(root.iterdir())
-            if d.is_dir() and (d / "config.json").exists()]
+        return tuple(entries)
+    return tuple(PretrainedEntry(d.resolve(), d.name) for d in sorted(root.iterdir())
+                 if d.is_dir() and (d / "config.json").exists())
 
 
 def train_threads() -> int:

@@ -14,8 +14,10 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import plotly.graph_objects as go
 import streamlit as st
 
+from app.components import plotly_frame
 from core import events as ev
 from core.runs import EventLog
 
@@ -62,13 +64,16 @@ def memo_figure(key: str, signature: Hashable, build: Callable[[], Any], min_int
     """The figure drawn under chart `key`, rebuilt by `build()` only when `signature` (e.g. the number
     of events it is drawn from) differs from the last call's, and then not more often than every
     `min_interval_s` seconds. Live views rerun several times a second and most of their figures change
-    less often than that, or matter less (session-scoped)."""
+    less often than that, or matter less (session-scoped). A Plotly figure is sealed
+    (`plotly_frame.seal`: serialised once, not on every refresh) and read only."""
     memo: dict[str, tuple[Hashable, Any, float]] = st.session_state.setdefault(_FIGURES, {})
     hit = memo.get(key)
     now = time.monotonic()
     if hit is not None and (hit[0] == signature or now - hit[2] < min_interval_s):
         return hit[1]
     fig = build()
+    if isinstance(fig, go.Figure):
+        plotly_frame.seal(fig)
     memo[key] = (signature, fig, now)
     return fig
 

@@ -39,10 +39,10 @@ def _metrics_section(runs: Mapping[str, Sequence[ev.Event]], prefix: str,
             st.caption("Metrics use the tasks each run has finished so far ("
                        + ", ".join(f"{k}: {v}" for k, v in done.items())
                        + "); differences appear once all runs have finished the same number of tasks.")
-        for label, m in metrics.items():
-            st.markdown(f"**{label}**" + ("" if m else " — no task finished yet"))
-            if m:
-                ui.metrics_row(m, base if label != BASELINE else None, BASELINE)
+        st.markdown(ui.metrics_table(metrics, BASELINE if base else None))
+        if base and len(metrics) > 1:
+            st.caption(f"In brackets: the difference from {BASELINE}, in percentage points. Forgetting: "
+                       "lower is better; the others: higher is better.")
     if any(metrics.values()):
         fig = figure(f"{prefix}_metrics", live.ACC_KINDS, lambda: charts.metric_bars(
             metrics, uirevision=f"{prefix}-bars"))  # every method: its colour does not move

@@ -130,6 +130,33 @@ def metrics_row(metrics: Mapping[str, Any], baseline: Mapping[str, Any] | None =
         row.metric(label, pct(v, signed=key in ("bwt", "fwt")), delta=delta, delta_color=colour, width=METRIC_WIDTH)
 
 
+METRIC_COLUMNS = (("ACC", "avg_acc"), ("BWT", "bwt"), ("Forgetting", "forgetting"), ("FWT", "fwt"))
+
+
+def metrics_table(metrics: Mapping[str, Mapping[str, Any]], baseline_name: str | None = None) -> str:
+    """A Markdown table of ACC, BWT, forgetting and FWT (in %), one row per method (`metrics`: label →
+    metrics dict); with `baseline_name` (a label of `metrics`), each other row's value is followed by
+    its difference from that row in points. A method with no finished task reads "no task finished
+    yet". One element for a whole comparison: a page many visitors open at once stays light."""
+    base = metrics.get(baseline_name) if baseline_name else None
+    head = "| Method | " + " | ".join(n for n, _ in METRIC_COLUMNS) + " |"
+    lines = [head, "|:--|" + "--:|" * len(METRIC_COLUMNS)]
+    for label, m in metrics.items():
+        if not m:
+            lines.append(f"| **{label}** | no task finished yet |" + " |" * (len(METRIC_COLUMNS) - 1))
+            continue
+        cells = []
+        for _, key in METRIC_COLUMNS:
+            v = num(m.get(key))
+            cell = pct(v, signed=key in ("bwt", "fwt"))
+            b = num(base.get(key)) if base is not None and label != baseline_name else None
+            if v is not None and b is not None:
+                cell += f" ({100 * (v - b):+.1f})"
+            cells.append(cell)
+        lines.append(f"| **{label}** | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def formulas(key: str) -> None:
     """Expander with the metric formulas; R[i, j] is the accuracy on task j after training task i.
 

@@ -15,7 +15,7 @@ from app import cached, paths, state
 from app.components import ui
 from app.components.compare_view import draw_comparison, partial_metrics
 from app.components.config_form import BENCHMARK_LABELS, METHOD_LABELS
-from core.runs import list_runs, summarize_run
+from core.runs import list_runs
 
 ORDER = ("hypermask", "finetune", "hnet")  # as on Compare: the two the story is about come first
 
@@ -25,19 +25,16 @@ def _stories() -> tuple[dict[str, dict[str, str]], str, dict[str, str]]:
 
     Pretrained runs first; without any, the newest saved run of each method and benchmark.
     """
-    groups: dict[str, dict[str, str]] = defaultdict(dict)
-    notes: dict[str, str] = {}
-    for entry in paths.read_manifest():
-        s = summarize_run(entry.path)
-        if s.error is None and s.method not in groups[s.benchmark]:
-            groups[s.benchmark][s.method] = str(entry.path)
-            notes[str(entry.path)] = entry.description
+    entries = paths.read_manifest()
+    groups, notes = cached.pretrained_stories(tuple((str(e.path), e.description, cached.run_stamp(e.path))
+                                              for e in entries))
     if groups:
-        return dict(groups), "pretrained", notes
+        return groups, "pretrained", notes
+    saved: dict[str, dict[str, str]] = defaultdict(dict)
     for s in list_runs(paths.runs_dir()):  # newest first
-        if s.error is None and s.tasks_done > 0 and s.method not in groups[s.benchmark]:
-            groups[s.benchmark][s.method] = str(s.path)
-    return {b: g for b, g in groups.items() if g}, "saved", notes
+        if s.error is None and s.tasks_done > 0 and s.method not in saved[s.benchmark]:
+            saved[s.benchmark][s.method] = str(s.path)
+    return {b: g for b, g in saved.items() if g}, "saved", {}
 
 
 def _intro() -> None:
