@@ -168,7 +168,7 @@ def main() -> int:
     print(f"2. the same runs with waves of {a.visitors} visitors on the Overview, one every {a.every:g} s")
     hall = visitors_while_training(tmp, a.visitors, a.every)
     print(f"3. {a.queued} queued Starts")
-    q = queue_in_order(tmp, a.queued)
+    q = queue_in_order(tmp, a.queued) if a.queued else None
     first = hall["waves"][0]["first"] if hall["waves"] else []
     every = [f for w in hall["waves"] for f in w["first"]]
     thr = statistics.mean(alone) / statistics.mean(hall["ms"])
@@ -185,8 +185,9 @@ def main() -> int:
           + (f"{b:.2f} s (≤ 4 s: {'yes' if b <= 4 else 'NO'})" if b is not None else "— (not drawn)"))
     print(f"training: {statistics.mean(hall['ms']):.1f} ms/iteration with visitors against "
           f"{statistics.mean(alone):.1f} alone: throughput {100 * thr:.0f} % (≥ 80 %: {'yes' if thr >= 0.8 else 'NO'})")
-    print(f"queue ({q['capacity']} slots): positions given {q['positions']}; states {sorted(set(q['states']))}; "
-          f"all finished in order: {'yes' if q['in_order'] and set(q['states']) == {'finished'} else 'NO'}")
+    if q is not None:
+        print(f"queue ({q['capacity']} slots): positions given {q['positions']}; states {sorted(set(q['states']))}; "
+              f"all finished in order: {'yes' if q['in_order'] and set(q['states']) == {'finished'} else 'NO'}")
     print(f"load after:  {_load()}")
     return 0
 

@@ -220,19 +220,10 @@ def train(a: argparse.Namespace) -> int:
     torch.set_num_threads(a.threads if a.threads is not None else default_threads(n_params))
     if not a.quiet:
         print(f"training on {describe(resolve_device(cfg.train.device))}", file=sys.stderr)
-    try:
-        result = run_training(cfg, emit=emit, run_dir=out, benchmark=bench)
-    except KeyboardInterrupt:  # the run folder keeps every completed task
-        bar.close()
-        print(f"interrupted; completed tasks are saved in {out}", file=sys.stderr)
-        return 130
-    bar.close()
-    if result.error:
-        print(f"error: training failed: {result.error} (completed tasks are saved in {out})", file=sys.stderr)
-        return 1
-    _print_result(result.metrics)
-    print(f"saved run: {out}")
-    return 0
+    from core.cli_runs import train_and_report
+
+    return train_and_report(lambda: run_training(cfg, emit=emit, run_dir=out, benchmark=bench), bar, out,
+                            _print_result)
 
 
 def _show_progress(bar: Any, e: ev.Event) -> None:

@@ -114,21 +114,30 @@ def resume(a: argparse.Namespace, show: Show, print_result: PrintResult) -> int:
     bar = tqdm(total=cfg.data.tasks * iters, initial=k * iters, unit="it", disable=a.quiet,
                desc=f"{cfg.train.method} {cfg.data.benchmark}")
     try:
-        result = resume_training(plan.run_dir, emit=functools.partial(show, bar), threads=a.threads)
+        return train_and_report(lambda: resume_training(plan.run_dir, emit=functools.partial(show, bar),
+                                                        threads=a.threads), bar, plan.run_dir, print_result)
     except RunError as e:
-        bar.close()
         print(f"error: cannot resume {a.resume}: {e}", file=sys.stderr)
         return 2
+
+
+def train_and_report(train: Callable[[], Any], bar: Any, out: Path, print_result: PrintResult) -> int:
+    """Run `train()` (returning a `TrainingResult`) while `bar` (tqdm) shows its progress, close the
+    bar however it ends, and report as `python -m core train` does; returns the exit status: 0 (the
+    result printed and the run folder `out` named), 1 (training failed) or 130 (Ctrl-C; completed
+    tasks stay saved in `out`). Other exceptions propagate."""
+    try:
+        result = train()
     except KeyboardInterrupt:
-        bar.close()
-        print(f"interrupted; completed tasks are saved in {plan.run_dir}", file=sys.stderr)
+        print(f"interrupted; completed tasks are saved in {out}", file=sys.stderr)
         return 130
-    bar.close()
+    finally:
+        bar.close()
     if result.error:
-        print(f"error: training failed: {result.error} (completed tasks are saved in {plan.run_dir})", file=sys.stderr)
+        print(f"error: training failed: {result.error} (completed tasks are saved in {out})", file=sys.stderr)
         return 1
     print_result(result.metrics)
-    print(f"saved run: {plan.run_dir}")
+    print(f"saved run: {out}")
     return 0
 
 

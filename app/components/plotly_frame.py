@@ -69,6 +69,17 @@ def payload(fig: go.Figure, config: dict[str, Any], height: int) -> bytes:
     return f'{{"figure":{figure},"config":{json.dumps(config)},"height":{int(height)}}}'.encode()
 
 
+PRELOAD_KEY = "hm_plotly_preload"
+
+
+def preload() -> None:
+    """Start fetching the vendored plotly.js now, at the top of every page, instead of when the first
+    chart's element arrives: the browser then downloads and evaluates it while the page's script is
+    still running. An invisible element (its container is hidden by a style rule)."""
+    st.html(f"<style>.st-key-{PRELOAD_KEY} {{ display: none; }}</style>")
+    _MOUNT(key=PRELOAD_KEY, data=b'"preload"')
+
+
 def in_place_chart(fig: go.Figure, key: str, config: dict[str, Any]) -> bool:
     """Draw `fig` in the in-place component under `key` (the same key keeps the same chart across
     reruns). `config` is Plotly's config (modebar, PNG download). Height: `fig.layout.height`, else

@@ -77,7 +77,11 @@ function draw(div) {
   window.Plotly.react(div, fig.data || [], layout, config).finally(function () { st.drawing = false; draw(div); });
 }
 
+const PRELOAD = '"preload"';  // plotly_frame.preload: fetch plotly.js now, before the first chart arrives
+
 export default function (component) {
+  const raw = new TextDecoder().decode(component.data);  // UTF-8 JSON bytes (plotly_frame.payload)
+  if (raw === PRELOAD) { loadPlotly().catch(function () {}); return; }
   const parent = component.parentElement;
   let div = parent.querySelector(":scope > .hm-live-chart");
   if (!div) {
@@ -96,7 +100,7 @@ export default function (component) {
       }
     }).observe(div);
   }
-  div.__hm.pending = new TextDecoder().decode(component.data);  // UTF-8 JSON bytes (plotly_frame.payload)
+  div.__hm.pending = raw;
   loadPlotly().then(function () { draw(div); }, function (err) {
     div.textContent = "The chart could not be drawn: " + err.message;
   });
