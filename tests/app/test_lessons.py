@@ -1,5 +1,6 @@
 """The Lessons page (URL state, every lesson's first step with its visual), presenter mode, the
-forgetting charts' method and task toggles, and the Train page's pace control on a live run."""
+forgetting charts' method and task toggles, the Train page's pace control on a live run, and lesson 3's
+live ablation."""
 
 from __future__ import annotations
 
