@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import streamlit as st
 
 from app import roles, state
+from app.components import form_url
 from core.config import BENCHMARKS, DEVICES, METHODS, RunConfig, parse_sizes, rename_fields
 from core.presets import PRESETS, make_config
 
@@ -97,14 +99,40 @@ def _reset_fields(prefix: str) -> None:
             state.put(_key(prefix, name), value)
 
 
-def _init(prefix: str, with_method: bool) -> None:
+#: The fields of each form, other than benchmark / method / preset (widget keys `<prefix>_<field>`).
+TRAIN_FIELDS = ("seed", "source", "device", "n_tasks", "iters", "eval_every", "sparsity", "beta", "lam", "hidden",
+                "batch_size", "embedding_dim", "lr", "augment")
+COMPARE_FIELDS = ("seed", "source", "device", "n_tasks", "iters", "eval_every")
+
+
+def _defaults(prefix: str, with_method: bool) -> dict[str, str]:
     # Train: Split MNIST · demo, about a minute at the page's default pace; Compare: Split Digits (seconds)
-    state.init_default(_key(prefix, "benchmark"), "split-mnist" if prefix == "train" else "split-digits")
-    if with_method:
-        state.init_default(_key(prefix, "method"), "hypermask")
-    state.init_default(_key(prefix, "preset"), "demo")
+    return {"benchmark": "split-mnist" if prefix == "train" else "split-digits",
+            **({"method": "hypermask"} if with_method else {}), "preset": "demo"}
+
+
+def _url_spec(prefix: str, with_method: bool) -> form_url.FormSpec:
+    """What of the form goes into the URL (`form_url`): a data path only in the presenter's (a visitor's
+    form is fixed to the bundled data, and a server path has no place in a link handed to a room)."""
+    fields = [f for f in (TRAIN_FIELDS if with_method else (*COMPARE_FIELDS, "hnet"))
+              if f != "source" or roles.is_presenter()]
+    method = (lambda: state.get(_key(prefix, "method"), "hypermask")) if with_method else (lambda: "hypermask")
+    choices = {"benchmark": BENCHMARKS, **({"method": METHODS} if with_method else {}), "preset": PRESETS}
+    return form_url.FormSpec(prefix, choices, _defaults(prefix, with_method), fields,
+                             lambda: {**_values(_preset_config(prefix)), "hnet": False},
+                             lambda v: _build(prefix, method(), v), options={"device": DEVICES})
+
+
+def _init(prefix: str, with_method: bool) -> None:
+    """Give the form's widgets their starting values; a session's first drawing of the form takes the
+    choices its URL names (a refresh starts a new session: `form_url`)."""
+    fresh = _key(prefix, "benchmark") not in st.session_state
+    for name, value in _defaults(prefix, with_method).items():
+        state.init_default(_key(prefix, name), value)
     for name, value in _values(_preset_config(prefix)).items():
         state.init_default(_key(prefix, name), value)
+    if fresh:
+        form_url.restore(_url_spec(prefix, with_method))
 
 
 def _number(prefix: str, name: str, *, fmt: str | None = None, step: Any = None, disabled: bool = False) -> Any:
@@ -207,7 +235,7 @@ def _build(prefix: str, method: str, v: dict[str, Any]) -> RunConfig:
     return cfg.replace(data=data, target=target, hyper=hyper, mask=mask, train=train)
 
 
-def _collect(prefix: str, names: list[str]) -> dict[str, Any]:
+def _collect(prefix: str, names: Sequence[str]) -> dict[str, Any]:
     return {n: state.get(_key(prefix, n)) for n in names}
 
 
@@ -237,9 +265,8 @@ def train_config_ui(prefix: str = "train") -> FormResult:
             _number(prefix, "lr", fmt="%.5f", step=0.0005)
         with c[2]:
             st.checkbox(_FIELDS["augment"][0], key=_key(prefix, "augment"), help=_FIELDS["augment"][1])
-    names = ["seed", "source", "device", "n_tasks", "iters", "eval_every", "sparsity", "beta", "lam", "hidden",
-             "batch_size", "embedding_dim", "lr", "augment"]
-    cfg, error = _attempt(lambda: _build(prefix, method, _collect(prefix, names)))
+    form_url.remember(_url_spec(prefix, with_method=True))
+    cfg, error = _attempt(lambda: _build(prefix, method, _collect(prefix, TRAIN_FIELDS)))
     return FormResult(cfg, error)
 
 
@@ -255,9 +282,9 @@ def compare_config_ui(prefix: str = "compare") -> FormResult:
     _schedule_ui(prefix, bench)
     state.init_default(_key(prefix, "hnet"), False)
     st.checkbox("Also run HNET (hypernetwork generates all weights)", key=_key(prefix, "hnet"))
+    form_url.remember(_url_spec(prefix, with_method=False))
     methods = ["hypermask", "finetune"] + (["hnet"] if state.get(_key(prefix, "hnet")) else [])
-    names = ["seed", "source", "device", "n_tasks", "iters", "eval_every"]
-    configs, error = _attempt(lambda: {m: _build(prefix, m, _collect(prefix, names)) for m in methods})
+    configs, error = _attempt(lambda: {m: _build(prefix, m, _collect(prefix, COMPARE_FIELDS)) for m in methods})
     return FormResult(configs["hypermask"] if configs else None, error, configs)
 
 

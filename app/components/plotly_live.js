@@ -38,7 +38,20 @@ const FULLSCREEN_BUTTON = {
   },
 };
 
-const EXTRA_BUTTONS = [FULLSCREEN_BUTTON];
+// "Download as SVG" beside Plotly's PNG camera: the same size and name as the PNG (the config's
+// toImageButtonOptions: a 1920 × 1080 slide, charts.style.plotly_config), as a vector image.
+const SVG_BUTTON = {
+  name: "downloadSvg", title: "Download plot as SVG (1920 × 1080, for slides)",
+  icon: {width: 24, height: 24, path: "M5 20h14v-2H5zM19 9h-4V3H9v6H5l7 7z"},
+  click: function (gd) {
+    const opts = Object.assign({}, (gd._context && gd._context.toImageButtonOptions) || {}, {format: "svg"});
+    opts.width = opts.width || 1920; opts.height = opts.height || 1080;
+    opts.filename = opts.filename || "hypermask_chart";
+    window.Plotly.downloadImage(gd, opts);
+  },
+};
+
+const EXTRA_BUTTONS = [SVG_BUTTON, FULLSCREEN_BUTTON];
 
 function chartHeight(div) {
   return document.fullscreenElement === div ? window.innerHeight : div.__hm.height;

@@ -8,12 +8,13 @@ from pathlib import Path
 import streamlit as st
 
 from app import paths, state
-from app.components import live, queue_view, ui
+from app.components import live, queue_view, summary_export, ui
 from app.components.compare_view import draw_comparison
 from app.components.config_form import METHOD_LABELS, compare_config_ui
 from app.components.run_picker import available_runs
 from core.config import RunConfig
 from core.engine import launcher
+from core.runs import read_events
 
 
 def _start(configs: dict[str, RunConfig]) -> None:
@@ -45,9 +46,14 @@ def _unique(label: str, used: set[str]) -> str:
     return out
 
 
-def _live_group_body(group: list[str]) -> None:
+def _labels(group: list[str]) -> dict[str, str]:
+    """Run folder → its label on the page (the method, numbered when two runs share one)."""
     used: set[str] = set()
-    labels = {d: _label(d, used) for d in group}
+    return {d: _label(d, used) for d in group}
+
+
+def _live_group_body(group: list[str]) -> None:
+    labels = _labels(group)
     runs = {labels[d]: live.events(d) for d in group}
     statuses = {labels[d]: live.status(d) for d in group}
     samples = {labels[d]: state.live_view(d).samples for d in group}
@@ -81,6 +87,7 @@ def _saved_comparison() -> None:
     if len({by_path[p].benchmark for p in chosen}) > 1:
         st.warning("These runs use different task streams; their curves are not directly comparable.")
     draw_comparison(data, "compare_saved")
+    summary_export.download_button("compare_saved_summary", "comparison", " vs ".join(data), lambda: data)
 
 
 def main() -> None:
@@ -117,6 +124,9 @@ def main() -> None:
     if group:
         st.subheader("Live comparison")
         live.live_fragment(group, lambda: _live_group_body(group))
+        labels = _labels(group)  # the events are read on the click: a live run's newest
+        summary_export.download_button("compare_summary", Path(group[0]).name, " vs ".join(labels.values()),
+                                       lambda: {label: read_events(d) for d, label in labels.items()})
         if not any(live.is_live(d) for d in group) and st.button("Close this comparison", key="compare_close"):
             state.set_compare_group([])
             st.rerun()

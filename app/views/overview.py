@@ -12,7 +12,7 @@ from collections import defaultdict
 import streamlit as st
 
 from app import cached, paths, state
-from app.components import ui
+from app.components import summary_export, ui
 from app.components.compare_view import draw_comparison, partial_metrics
 from app.components.config_form import BENCHMARK_LABELS, METHOD_LABELS
 from core.runs import list_runs
@@ -106,5 +106,8 @@ def main() -> None:
     if row.button("Task embeddings", key="overview_open_embeddings", icon=":material/scatter_plot:"):
         state.set_selected_run(masked)
         st.switch_page("views/embeddings.py")
+    with row:  # the events are read already (shared, immutable): the page is built from them on a click
+        stream = BENCHMARK_LABELS.get(bench, bench).split(" (")[0]
+        summary_export.download_button("overview_summary", bench, f"{stream}: " + " vs ".join(runs), lambda: runs)
 
 main()

@@ -13,12 +13,12 @@ import pandas as pd
 import streamlit as st
 
 from app import cached, paths, roles, state
-from app.components import charts, live, ui
+from app.components import charts, live, summary_export, ui
 from app.components.config_form import METHOD_LABELS
 from core.engine import launcher
 from core.metrics import matrix_csv
 from core.runs import MAX_BUNDLE_BYTES, RunError, RunSummary, check_tensor_files, delete_run, export_bundle
-from core.runs import import_bundle, list_runs, read_config, summarize_run
+from core.runs import import_bundle, list_runs, read_config, read_events, summarize_run
 
 
 def _all_runs() -> list[tuple[str, RunSummary]]:
@@ -200,6 +200,9 @@ def _details_body(path: str, origin: str, s: RunSummary) -> None:
         st.download_button("Accuracy matrix (.csv)", data=matrix_csv(matrix), file_name=f"{s.name}_acc_matrix.csv",
                            mime="text/csv", key="runs_csv", icon=":material/table_view:", on_click="ignore",
                            disabled=not matrix, width="stretch")
+        label = METHOD_LABELS.get(s.method, s.method)
+        summary_export.download_button("runs_summary", s.name, f"{label} · {s.benchmark} · {s.name}",
+                                       lambda: {label: read_events(path)}, lambda: {label: m}, width="stretch")
         _resume_ui(path, origin, s)
         if st.button("Open on the Masks page", key="runs_open_masks", icon=":material/texture:", width="stretch",
                      disabled=bool(problems)):

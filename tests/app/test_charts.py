@@ -75,12 +75,28 @@ def test_module_imports_only_plotly_numpy():
 def test_plotly_config():
     cfg = charts.PLOTLY_CONFIG
     assert cfg["displaylogo"] is False
-    assert cfg["toImageButtonOptions"]["format"] == "png"
-    assert cfg["toImageButtonOptions"]["scale"] == 2
-    assert cfg["toImageButtonOptions"]["filename"]
+    image = cfg["toImageButtonOptions"]
+    assert image["format"] == "png"
+    # a projector's 1920 × 1080 px: laid out at 1280 × 720 and drawn at 1.5×
+    assert (image["width"] * image["scale"], image["height"] * image["scale"]) == (1920, 1080)
+    assert image["filename"]
     named = charts.plotly_config("acc_matrix")
     assert named["toImageButtonOptions"]["filename"] == "acc_matrix"
+    assert named["toImageButtonOptions"]["width"] == 1280 and named["toImageButtonOptions"]["scale"] == 1.5
     assert cfg["toImageButtonOptions"]["filename"] != "acc_matrix"  # original untouched
+
+
+def test_in_place_charts_have_an_svg_download_button():
+    """The in-place component adds "Download as SVG" to every chart's modebar, with the config's
+    1920 × 1080 options (plotly.js's own camera button downloads the PNG)."""
+    from app.components.plotly_frame import RENDERER
+
+    js = RENDERER.read_text(encoding="utf-8")
+    assert "const EXTRA_BUTTONS = [SVG_BUTTON, FULLSCREEN_BUTTON];" in js
+    assert "modeBarButtonsToAdd: EXTRA_BUTTONS" in js
+    button = js[js.index("const SVG_BUTTON"):js.index("const EXTRA_BUTTONS")]
+    assert 'format: "svg"' in button and "toImageButtonOptions" in button
+    assert "window.Plotly.downloadImage(gd, opts)" in button
 
 
 def test_forgetting_curves_two_tasks():

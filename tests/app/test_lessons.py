@@ -1,8 +1,10 @@
 """The Lessons page (URL state, every lesson's first step with its visual), presenter mode, the
-forgetting charts' method and task toggles, and the Train page's pace control on a live run."""
+forgetting charts' method and task toggles, the Train page's pace control on a live run, and lesson 3's
+live ablation."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -101,3 +103,34 @@ def test_pace_control_changes_a_live_runs_speed(env: Path) -> None:  # noqa: F81
     at.select_slider(key="train_pace").set_value(2).run()
     time.sleep(1.0)
     assert _steps_per_second(4.0) < 2 * 2.5
+
+
+def test_lesson_3_live_ablation_trains_three_runs_to_real_accuracies(env: Path) -> None:  # noqa: F811
+    """Lesson 3's live ablation, started on its step as a reader would: three Split Digits runs (the full
+    method, β = 0, λ = 0) start together, finish, and the page shows each run's final ACC."""
+    at = _lesson("regularisers", "3")
+    assert "Live ablation" in at.subheader[0].value
+    at.button(key="lesson_ablation_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    runs = REGISTRY.all()
+    assert len(runs) == 3
+    masks = [(r.cfg.mask.beta, r.cfg.mask.lam) for r in runs.values()]
+    full = masks[0]
+    assert full[0] > 0 and full[1] > 0 and masks[1:] == [(0.0, full[1]), (full[0], 0.0)]
+    assert all(r.cfg.data.benchmark == "split-digits" and r.cfg.train.seed == 1 for r in runs.values())
+    _poll(at, lambda a: all(any(isinstance(e, ev.RunFinished) for e in r.events()) for r in runs.values()),
+          timeout=300)  # seconds each on an idle machine; the three share a loaded 2-core box
+    at.run()  # the page once more, after the last run's end was read
+    assert not at.exception and not at.error
+    labels = ("HyperMask (full)", "β = 0", "λ = 0")
+    shown = [m.value for m in at.metric if m.label == "ACC"]
+    for label, (run_dir, run) in zip(labels, runs.items()):
+        end = run.events()[-1]
+        assert not end.stopped
+        metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+        assert metrics["status"] == "finished" and metrics["tasks_done"] == 5
+        acc = metrics["avg_acc"]
+        assert 0.5 < acc <= 1.0  # 2-class tasks: above chance
+        assert f"{100 * acc:.1f}%" in shown, (label, acc, shown)
+        assert any(label in m.value for m in at.markdown), label
+    assert len(shown) == 3

@@ -9,13 +9,20 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-#: `st.plotly_chart(fig, config=PLOTLY_CONFIG)`: modebar with PNG download (2× scale), no logo, and no
+#: Downloaded images are 1920 × 1080 px, a projector's resolution (16:9 slides): the chart is laid out
+#: at 1280 × 720 and drawn at 1.5×, so its type comes out half as large again as on screen (laid out at
+#: 1920 × 1080 it would be screen-sized type on a big canvas, too small on a slide). The SVG button of
+#: the in-place charts (`plotly_live.js`) reads the same options, so both downloads look alike.
+EXPORT_WIDTH, EXPORT_HEIGHT, EXPORT_SCALE = 1280, 720, 1.5
+
+#: `st.plotly_chart(fig, config=PLOTLY_CONFIG)`: modebar with a 1920 × 1080 PNG download, no logo, and no
 #: "Share chart" button (plotly.js 4 offers to upload the figure to Plotly's cloud; the app is offline).
 PLOTLY_CONFIG: dict[str, Any] = {
     "displaylogo": False,
     "displayModeBar": True,
     "showSendToCloud": False,
-    "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "hypermask_chart"},
+    "toImageButtonOptions": {"format": "png", "width": EXPORT_WIDTH, "height": EXPORT_HEIGHT,
+                             "scale": EXPORT_SCALE, "filename": "hypermask_chart"},
     "modeBarButtonsToRemove": ["lasso2d", "select2d", "sendChartToCloud"],
 }
 
@@ -89,7 +96,8 @@ def for_projector(fig: go.Figure) -> go.Figure:
 
 
 def plotly_config(filename: str = "hypermask_chart") -> dict[str, Any]:
-    """A copy of `PLOTLY_CONFIG` whose PNG download is named `filename` (without extension)."""
+    """A copy of `PLOTLY_CONFIG` whose downloads (PNG, and SVG on the in-place charts) are named `filename`
+    (without extension); both are 1920 × 1080 px (`EXPORT_WIDTH` × `EXPORT_HEIGHT` at `EXPORT_SCALE`)."""
     cfg = dict(PLOTLY_CONFIG)
     cfg["toImageButtonOptions"] = {**PLOTLY_CONFIG["toImageButtonOptions"], "filename": filename}
     return cfg

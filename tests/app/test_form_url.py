@@ -1,0 +1,76 @@
+"""The Train and Compare forms keep the user's choices across a refresh: they are written into the URL and a
+new session (a refresh, a shared link) opens the form with them; bad values are one warning line each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.presets import make_config
+from tests.app.test_pages import _app, env, pretrained  # noqa: F401
+
+
+def _form(at, prefix: str, *names: str) -> dict:  # noqa: ANN001
+    kinds = {"benchmark": "selectbox", "method": "selectbox", "preset": "selectbox", "device": "selectbox",
+             "augment": "checkbox", "hnet": "checkbox", "hidden": "text_input", "source": "text_input"}
+    return {n: getattr(at, kinds.get(n, "number_input"))(key=f"{prefix}_{n}").value for n in names}
+
+
+def test_train_form_survives_a_refresh(env: Path) -> None:  # noqa: F811
+    at = _app("views/train.py")
+    assert not [k for k in at.query_params if k != "run"]  # the defaults: nothing in the URL
+    at.selectbox(key="train_benchmark").set_value("split-digits").run()
+    at.selectbox(key="train_method").set_value("hnet").run()
+    at.number_input(key="train_iters").set_value(40)
+    at.number_input(key="train_n_tasks").set_value(3)
+    at.number_input(key="train_beta").set_value(0.02)
+    at.text_input(key="train_hidden").set_value("32,16")
+    at.run()
+    url = {k: at.query_params[k] for k in at.query_params}
+    assert url == {"benchmark": "split-digits", "method": "hnet", "iters": "40", "tasks": "3", "beta": "0.02",
+                   "hidden": "32,16"}
+    again = _app("views/train.py", **url)  # a refresh: a new session on the same URL
+    assert not again.exception and not again.warning, [w.value for w in again.warning]
+    assert _form(again, "train", "benchmark", "method", "preset", "iters", "n_tasks", "beta", "hidden", "seed") == {
+        "benchmark": "split-digits", "method": "hnet", "preset": "demo", "iters": 40, "n_tasks": 3, "beta": 0.02,
+        "hidden": "32,16", "seed": 1}
+    assert not again.error and not again.button(key="train_start").disabled
+
+
+def test_bad_values_in_the_url_are_said_and_the_defaults_kept(env: Path) -> None:  # noqa: F811
+    at = _app("views/train.py", benchmark="nope", iters="abc", sparsity="150", device="tpu", lr="nan",
+              augment="maybe", seed="3")
+    assert not at.exception and not at.error
+    said = " ".join(w.value for w in at.warning)
+    for bad in ("`benchmark=nope`", "`iters=abc`", "`sparsity=150`", "`device=tpu`", "`lr=nan`", "`augment=maybe`"):
+        assert bad in said, (bad, said)
+    assert len(at.warning) == 6 and all("\n" not in w.value for w in at.warning)
+    assert _form(at, "train", "benchmark", "iters", "sparsity", "device", "lr", "augment", "seed") == {
+        "benchmark": "split-mnist", "iters": 300, "sparsity": 30.0, "device": "auto", "lr": 0.001, "augment": False,
+        "seed": 3}  # the one good value is taken
+    assert {k: at.query_params[k] for k in at.query_params} == {"seed": "3"}  # the bad ones left the URL
+
+
+def test_values_refused_together_are_said_once(env: Path) -> None:  # noqa: F811
+    at = _app("views/train.py", benchmark="split-digits", iters="20", eval_every="25")
+    assert not at.exception and not at.error
+    assert [w.value for w in at.warning] == [
+        "Ignored the link's settings iters, eval_every: evaluate every 25 iterations is more than the 20 iterations "
+        "per task: the live curves would get one point per task; the preset's values are kept."]
+    preset = make_config("split-digits", "hypermask", "demo").train
+    assert _form(at, "train", "benchmark", "iters", "eval_every") == {
+        "benchmark": "split-digits", "iters": preset.iters_per_task, "eval_every": preset.eval_every}  # 150, 15
+
+
+def test_compare_form_survives_a_refresh(env: Path) -> None:  # noqa: F811
+    at = _app("views/compare.py")
+    at.selectbox(key="compare_benchmark").set_value("split-mnist").run()
+    at.checkbox(key="compare_hnet").check()
+    at.number_input(key="compare_iters").set_value(60)
+    at.run()
+    url = {k: at.query_params[k] for k in at.query_params}
+    assert url == {"benchmark": "split-mnist", "iters": "60", "hnet": "1"}
+    again = _app("views/compare.py", **url)
+    assert not again.exception and not again.warning
+    assert _form(again, "compare", "benchmark", "iters", "hnet") == {"benchmark": "split-mnist", "iters": 60,
+                                                                     "hnet": True}
+    assert "Start comparison (3 runs)" in again.button(key="compare_start").label
