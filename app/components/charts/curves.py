@@ -107,7 +107,7 @@ def forgetting_curves(events: Sequence[Mapping[str, Any]], *, title: str = "Forg
     for task, c in eval_curves(events).items():
         fig.add_trace(_curve_trace(task, c, name=f"task {task}", legendgroup=f"task {task}", highlight=highlight))
     _add_task_switches(fig, task_switches(events))
-    finish(fig, title=title, x_title="training iterations", y_title="accuracy",
+    finish(fig, title=title, x_title="training iterations", y_title="accuracy", automargin=False,
             uirevision=uirevision, height=height, legend_title_text="evaluated on")
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
     _empty_axes(fig, "the first evaluation", total_steps)
@@ -146,7 +146,7 @@ def compare_forgetting(runs: Mapping[str, Sequence[Mapping[str, Any]]], *,
         for task, step in task_switches(events):
             switches.setdefault(step, task)
     _add_task_switches(fig, sorted(((t, s) for s, t in switches.items()), key=lambda p: p[1]))
-    finish(fig, title=title, x_title="training iterations", y_title="accuracy",
+    finish(fig, title=title, x_title="training iterations", y_title="accuracy", automargin=False,
             uirevision=uirevision, height=height, legend=dict(groupclick="toggleitem"))
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%")
     _empty_axes(fig, "the first evaluation", total_steps)

@@ -109,8 +109,13 @@ def task_color(task: int) -> str:
 
 
 def finish(fig: go.Figure, *, title: str, x_title: str, y_title: str, uirevision: str,
-            height: int | None = None, **layout: Any) -> go.Figure:
-    """Apply the common layout: title, axis titles, margins, template, uirevision."""
+            height: int | None = None, automargin: bool = True, **layout: Any) -> go.Figure:
+    """Apply the common layout: title, axis titles, margins, template, uirevision.
+
+    `automargin=False` keeps the margins at MARGIN instead of the template's axis automargin, for a
+    chart whose tick labels are known to fit (percent axes): with automargin plotly.js lays a chart
+    out twice, and the Overview's first chart took twice as long to draw (0.8 s against 0.4 s in
+    headless Chromium on a slow 2-core machine)."""
     fig.update_layout(
         title=dict(text=title, x=0.0, xanchor="left"),
         template=TEMPLATE,
@@ -118,8 +123,8 @@ def finish(fig: go.Figure, *, title: str, x_title: str, y_title: str, uirevision
         uirevision=uirevision,
         **layout,
     )
-    fig.update_xaxes(title_text=x_title)
-    fig.update_yaxes(title_text=y_title)
+    fig.update_xaxes(title_text=x_title, automargin=automargin)
+    fig.update_yaxes(title_text=y_title, automargin=automargin)
     if height is not None:
         fig.update_layout(height=height)
     return fig
