@@ -22,7 +22,7 @@ import pandas  # noqa: E402,F401
 import streamlit as st  # noqa: E402
 
 from app import page_slots, roles  # noqa: E402
-from app.components import plotly_frame, presenter  # noqa: E402
+from app.components import presenter  # noqa: E402
 from app.components.config_form import keep_form_values  # noqa: E402
 
 # Not "pages/": that folder name switches Streamlit to its legacy multipage mode, which runs a
@@ -58,7 +58,6 @@ def _main() -> None:
     roles.sidebar()
     keep_form_values()
     presenter.switch()
-    plotly_frame.preload()
     page.run()
 
 

@@ -73,9 +73,10 @@ PRELOAD_KEY = "hm_plotly_preload"
 
 
 def preload() -> None:
-    """Start fetching the vendored plotly.js now, at the top of every page, instead of when the first
-    chart's element arrives: the browser then downloads and evaluates it while the page's script is
-    still running. An invisible element (its container is hidden by a style rule)."""
+    """Start fetching and evaluating the vendored plotly.js now, on a page whose first chart comes
+    later (the Train and Compare pages before a Start), instead of when that chart's element arrives:
+    the first live curve is then drawn as soon as it comes. An invisible element (its container is
+    hidden by a style rule)."""
     st.html(f"<style>.st-key-{PRELOAD_KEY} {{ display: none; }}</style>")
     _MOUNT(key=PRELOAD_KEY, data=b'"preload"')
 

@@ -43,8 +43,8 @@ def _intro() -> None:
         "A **hypernetwork** turns each task's **task embedding** into a semi-binary **mask** over the weights "
         "of one shared **target network**; each task trains through its own mask, and a regulariser keeps "
         "earlier tasks' masks in place. Plain **fine-tuning** trains the same network task after task — and "
-        "forgets. Below: the same seeded task stream for each method, every task's accuracy as training goes on.")
-    ui.scenario()
+        "forgets. Below: the same seeded task stream for each method, every task's accuracy as training goes on."
+        "\n\n" + ui.SCENARIO)  # one element, not two: a room of visitors opens this page at once
 
 
 def _headline(runs: dict[str, list]) -> None:
@@ -85,9 +85,9 @@ def main() -> None:
     group = stories[bench]
     methods = [m for m in ORDER if m in group] + [m for m in group if m not in ORDER]
     runs = {METHOD_LABELS.get(m, m): cached.events(group[m]) for m in methods}
-    for m in methods:
-        if notes.get(group[m]):
-            st.caption(f"**{METHOD_LABELS.get(m, m)}** — {notes[group[m]]}")
+    described = [f"**{METHOD_LABELS.get(m, m)}** — {notes[group[m]]}" for m in methods if notes.get(group[m])]
+    if described:
+        st.caption("  \n".join(described))  # one caption, a line per method
     if len(methods) == 1:
         st.info(f"Only {METHOD_LABELS.get(methods[0], methods[0])} is available for {bench}; "
                 "train the other method on the Compare page to see both.")
