@@ -123,7 +123,10 @@ def test_lesson_3_live_ablation_trains_three_runs_to_real_accuracies(env: Path) 
     at.run()  # the page once more, after the last run's end was read
     assert not at.exception and not at.error
     labels = ("HyperMask (full)", "β = 0", "λ = 0")
-    shown = [m.value for m in at.metric if m.label == "ACC"]
+    # the comparison's metric table (ui.metrics_table): one row per run, ACC in its first value column
+    rows = {line.split("|")[1].strip(" *"): line.split("|")[2].strip()
+            for m in at.markdown if m.value.startswith("| Method |") for line in m.value.splitlines()[2:]}
+    shown = list(rows.values())
     for label, (run_dir, run) in zip(labels, runs.items()):
         end = run.events()[-1]
         assert not end.stopped
@@ -131,6 +134,6 @@ def test_lesson_3_live_ablation_trains_three_runs_to_real_accuracies(env: Path) 
         assert metrics["status"] == "finished" and metrics["tasks_done"] == 5
         acc = metrics["avg_acc"]
         assert 0.5 < acc <= 1.0  # 2-class tasks: above chance
-        assert f"{100 * acc:.1f}%" in shown, (label, acc, shown)
+        assert rows[label].startswith(f"{100 * acc:.1f}%"), (label, acc, rows)
         assert any(label in m.value for m in at.markdown), label
     assert len(shown) == 3
