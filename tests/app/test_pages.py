@@ -18,6 +18,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from app.components import plotly_frame
 from core import events as ev
 from core.runs import export_bundle
 from core.config import DataConfig, HyperConfig, MaskConfig, RunConfig, TargetConfig, TrainConfig
@@ -86,7 +87,8 @@ def _status(at: AppTest) -> str:
 
 def _chart_keys(at: AppTest) -> list[str]:
     """Keys of the Plotly charts on the page: st.plotly_chart and the in-place live-chart component."""
-    return [c.proto.id.rsplit("-", 1)[-1] for c in [*at.get("plotly_chart"), *at.get("bidi_component")]]
+    keys = [c.proto.id.rsplit("-", 1)[-1] for c in [*at.get("plotly_chart"), *at.get("bidi_component")]]
+    return [k for k in keys if k != plotly_frame.PRELOAD_KEY]  # the invisible plotly.js preloader
 
 
 def _live_figures(at: AppTest) -> dict[str, dict]:
@@ -94,6 +96,8 @@ def _live_figures(at: AppTest) -> dict[str, dict]:
     out = {}
     for c in at.get("bidi_component"):
         assert c.proto.component_name == "hm_plotly_live"
+        if c.proto.id.endswith(plotly_frame.PRELOAD_KEY):
+            continue
         out[c.proto.id.rsplit("-", 1)[-1]] = json.loads(c.proto.bytes)["figure"]
     return out
 
