@@ -3,7 +3,9 @@ that imports PyTorch and the training loop once (`core.engine.worker.PRELOAD`); 
 forked from it, ready to train. On a platform without forkserver, processes are spawned (slower).
 
 The forkserver is started by `warm_up()` (e.g. while a user fills in the Train form) or by the first
-run; it holds about 0.4 GB and ends with this process.
+run; it holds about 0.4 GB and ends with this process. Once it has started a process (`ready()`), a
+run's process is started on the caller's thread (about 30 ms), not on a background thread that would
+wait its turn for the interpreter lock behind the page being drawn.
 
 As with any multiprocessing start method but fork, a main script given by path is run again (as
 `__mp_main__`) in every training process: a script that starts runs must do so under
@@ -16,6 +18,7 @@ import ast
 import functools
 import multiprocessing
 import sys
+import threading
 from pathlib import Path
 from multiprocessing.context import BaseContext
 
@@ -55,13 +58,42 @@ def context() -> BaseContext:
     return ctx
 
 
+_READY = threading.Event()  # a process has been started from the forkserver: it has done its imports
+
+
+def ready() -> bool:
+    """True once a training process can start at once: a first process has started (from the
+    forkserver: its imports are done)."""
+    return _READY.is_set()
+
+
+def mark_ready() -> None:
+    """Note that a process started from the forkserver (`ready()` is True from now on)."""
+    _READY.set()
+
+
+def _nothing() -> None:
+    """The target of the probe process `warm_up` starts (it only has to start)."""
+
+
+def _probe() -> None:
+    try:
+        proc = context().Process(target=_nothing, name="hypermask-warm-up", daemon=True)
+        proc.start()  # returns once the forkserver, its imports done, has forked it
+        proc.join(60)
+        mark_ready()
+    except (OSError, ValueError, RuntimeError):
+        pass  # the first run tries again and reports what failed
+
+
 def warm_up() -> None:
-    """Start the forkserver; it imports in the background, so this returns at once. Never raises."""
+    """Start the forkserver; it imports in the background, so this returns at once, and a probe
+    process started from it once it is ready sets `ready()`. Never raises."""
     if context().get_start_method() != "forkserver":
         return
-    from multiprocessing import forkserver
+    _start_probe_once()
 
-    try:
-        forkserver.ensure_running()
-    except OSError:
-        pass  # the first run tries again and reports what failed
+
+@functools.cache
+def _start_probe_once() -> None:
+    threading.Thread(target=_probe, name="hypermask-forkserver-warm-up", daemon=True).start()

@@ -76,7 +76,7 @@ class BackgroundRun:
         self._control = RunControl()  # the mirror of the training process's own
         self._proc = None
         self._commands = None  # our (sending) end of the command pipe
-        self._thread = threading.Thread(target=self._watch, name=f"hypermask-run-{id(self)}", daemon=True)
+        self._thread: threading.Thread | None = None  # the watcher, from start()
 
     # --- watcher thread ------------------------------------------------------------------------
     def _note(self, events: list[ev.Event]) -> None:
@@ -115,6 +115,7 @@ class BackgroundRun:
             proc = ctx.Process(target=train, args=(request, receive), name=f"hypermask-{self.run_dir.name}",
                                daemon=True)  # this process exiting normally stops it (SIGTERM: saved as stopped)
             proc.start()
+            processes.mark_ready()
             receive.close()  # the child holds its own copy: EOF reaches it when we close `send`
         except (OSError, ValueError, RuntimeError) as e:
             self._fail(f"cannot start the training process: {e}", traceback.format_exc())
@@ -124,8 +125,10 @@ class BackgroundRun:
         self._send(*self._control.commands())  # a pause / step / stop given before the start
         return True
 
-    def _watch(self) -> None:
-        if not self._launch():
+    def _watch(self, launched: bool | None = None) -> None:
+        """Follow the run's events until its process ends (launching it first unless `launched`
+        says it was: True started, False failed to start)."""
+        if not (self._launch() if launched is None else launched):
             return
         proc = self._proc
         while proc.is_alive():
@@ -155,13 +158,19 @@ class BackgroundRun:
 
     # --- viewer side ---------------------------------------------------------------------------
     def start(self) -> "BackgroundRun":
-        """Start the training process (in the background: this returns at once); later calls do
-        nothing. Never raises for a process that cannot start: the run then ends at once with a
-        RunFailed event (status 'failed')."""
+        """Start the training process; later calls do nothing. Once the forkserver is ready
+        (`processes.ready()`) the process starts here, on the caller's thread (tens of ms; a
+        background thread would wait for the interpreter lock behind whatever the server draws
+        meanwhile: 0.8 s after a Start in the app); before that, in the background, since the first
+        start waits for the forkserver's imports. Never raises for a process that cannot start: the run
+        then ends at once with a RunFailed event (status 'failed')."""
         with self._lock:
             if self._started:
                 return self
             self._started = True
+        launched = self._launch() if processes.ready() else None
+        self._thread = threading.Thread(target=self._watch, args=(launched,), name=f"hypermask-run-{id(self)}",
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -202,14 +211,14 @@ class BackgroundRun:
     def join(self, timeout: float | None = None) -> bool:
         """Wait up to `timeout` seconds (None: forever) for the run to end; True if it has (its
         process has exited and its events are all read)."""
-        if self._thread.ident is not None:
+        if self._thread is not None:
             self._thread.join(timeout)
         return not self.alive
 
     @property
     def alive(self) -> bool:
         """True from `start()` until the process has exited and its last events are read."""
-        return self._thread.is_alive()
+        return self._thread is not None and self._thread.is_alive()
 
     @property
     def pid(self) -> int | None:

@@ -288,3 +288,12 @@ def test_training_processes_are_reniced_below_the_server(value: str, added: int)
                          capture_output=True, text=True, check=True).stdout.strip()
     base = os.nice(0)
     assert int(out) == min(added, 19 - base)  # the kernel caps niceness at 19
+
+
+def test_once_the_forkserver_is_ready_a_run_starts_before_start_returns(tmp_path: Path) -> None:
+    processes.warm_up()
+    assert _wait_for(processes.ready), "the forkserver never started a process"
+    run = BackgroundRun(tiny_config(), _folder(tmp_path), threads=1)
+    run.start()
+    assert run.pid is not None  # the process was started on this thread, not later by the watcher
+    assert run.join(START_S) and run.status() == "finished"
