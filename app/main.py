@@ -73,4 +73,8 @@ def _get_training_ready_soon(delay_s: float = 1.0) -> None:
     timer.start()
 
 
-main()
+# Streamlit runs this script as `__main__`. A training process started while it runs (the Start
+# callback) is handed it as the main module, and multiprocessing re-imports a main module given by path
+# in the new process (as `__mp_main__`): there, only the imports above may run.
+if __name__ == "__main__":
+    main()

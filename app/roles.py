@@ -50,6 +50,12 @@ def is_presenter() -> bool:
     return presenter_password() is None or bool(st.session_state.get("_presenter"))
 
 
+def shown_path(path: str | Path) -> str:
+    """How a server folder is named on a page: in full for the presenter, by its last part only for
+    a visitor (a visitor does not learn the server's paths)."""
+    return str(path) if is_presenter() else Path(path).name
+
+
 def owner() -> str:
     """This session's name in the run queue (the presenter's sessions share one)."""
     if is_presenter():

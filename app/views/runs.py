@@ -221,8 +221,8 @@ def _details_body(path: str, origin: str, s: RunSummary) -> None:
 def main() -> None:
     st.title("Runs")
     ui.scenario()
-    st.caption(f"Saved runs live in `{paths.runs_dir()}` (set HYPERMASK_RUNS_DIR to change it); "
-               f"pretrained runs in `{paths.pretrained_dir()}`.")
+    st.caption(f"Saved runs live in `{roles.shown_path(paths.runs_dir())}` (set HYPERMASK_RUNS_DIR to change "
+               f"it); pretrained runs in `{roles.shown_path(paths.pretrained_dir())}`.")
     for level, text in state.pop_flashes():
         getattr(st, level)(text)
     problem = paths.runs_dir_problem()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app import paths, state
+from app import paths, roles, state
 from app.components.charts import plotly_config
 from app.components.charts.sweeps import grid_heatmap, setting_boxes
 from app.components.ui import pct
@@ -137,7 +137,7 @@ def main() -> None:
     choices = _choices()
     if not choices:
         st.info("No sweep yet. Run one with `python -m core sweep SPEC` (README: Sweeps); it appears here "
-                f"when its folder is in `{paths.sweeps_dir()}`.")
+                f"when its folder is in `{roles.shown_path(paths.sweeps_dir())}`.")
         return
     if state.get("sweeps_choice") not in choices:
         state.put("sweeps_choice", next(iter(choices)))

@@ -162,7 +162,7 @@ def main() -> None:
         if res.config is not None:
             m = METHOD_LABELS.get(res.config.train.method, res.config.train.method)
             st.caption(f"{m} on {res.config.data.benchmark}: {res.config.data.tasks} tasks × "
-                       f"{res.config.train.iters_per_task:,} iterations, saved under `{paths.runs_dir()}`.")
+                       f"{res.config.train.iters_per_task:,} iterations, saved under `{roles.shown_path(paths.runs_dir())}`.")
         st.button("Start training", key="train_start", type="primary", icon=":material/rocket_launch:",
                   disabled=res.config is None or bool(problem) or queued,
                   on_click=_start, args=(res.config,))

@@ -89,8 +89,8 @@ def _probe() -> None:
 def warm_up() -> None:
     """Start the forkserver; it imports in the background, so this returns at once, and a probe
     process started from it once it is ready sets `ready()`. Never raises."""
-    if context().get_start_method() != "forkserver":
-        return
+    if context().get_start_method() != "forkserver" or multiprocessing.parent_process() is not None:
+        return  # a training process never starts a forkserver of its own
     _start_probe_once()
 
 
