@@ -28,8 +28,6 @@ from app.components.plotly_frame import BUNDLE, can_draw
 from core import events as ev, run_state
 from core.config import RunConfig
 
-METRIC_COLUMNS = (("ACC", "avg_acc"), ("BWT", "bwt"), ("Forgetting", "forgetting"), ("FWT", "fwt"))
-SIGNED = ("bwt", "fwt")  # shown with their sign: negative BWT is forgetting
 STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2rem auto;padding:0 1rem;color:#222}"
          "table{border-collapse:collapse;margin:.5rem 0 1.5rem}th,td{border:1px solid #ccc;padding:.3rem .7rem;"
          "text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}.fig{margin:1rem 0 2rem}"
@@ -86,11 +84,11 @@ def _plotly_js(figs: Sequence[go.Figure]) -> str:
 
 def _metric_table(metrics: Mapping[str, Mapping[str, Any]], tasks: Mapping[str, str]) -> str:
     """An HTML table: one row per run, ACC / BWT / forgetting in % (FWT where any run has it)."""
-    cols = [(name, key) for name, key in METRIC_COLUMNS
+    cols = [(name, key) for name, key in ui.METRIC_COLUMNS
             if key != "fwt" or any(ui.num(m.get("fwt")) is not None for m in metrics.values())]
     head = "".join(f"<th>{name}</th>" for name, _ in cols)
     rows = "".join(f"<tr><td>{html.escape(label)}</td><td class=num>{tasks[label]}</td>"
-                   + "".join(f"<td class=num>{ui.pct(m.get(key), signed=key in SIGNED)}</td>" for _, key in cols)
+                   + "".join(f"<td class=num>{ui.pct(m.get(key), signed=key in ui.SIGNED)}</td>" for _, key in cols)
                    + "</tr>" for label, m in metrics.items())
     return f"<table><tr><th>run</th><th>tasks done</th>{head}</tr>{rows}</table>"
 

@@ -111,26 +111,19 @@ def pct(v: Any, signed: bool = False) -> str:
     return f"{100 * v:+.1f}%" if signed else f"{100 * v:.1f}%"
 
 
-METRIC_WIDTH = 190  # px: one metric with its delta ("+42.1 pts vs Fine-tuning"); rows of methods line up
-
-
-def metrics_row(metrics: Mapping[str, Any], baseline: Mapping[str, Any] | None = None,
-                baseline_name: str = "") -> None:
-    """ACC, BWT, forgetting and FWT as st.metric; with `baseline`, deltas against it (in points). The
-    four sit in a row that wraps in a narrow window (no value or delta is cut short)."""
-    row = st.container(horizontal=True, gap="medium")
-    items = (("ACC", "avg_acc", "normal"), ("BWT", "bwt", "normal"), ("Forgetting", "forgetting", "inverse"),
-             ("FWT", "fwt", "normal"))
-    for label, key, colour in items:
-        v = num(metrics.get(key))
-        b = num(baseline.get(key)) if baseline is not None else None
-        delta = None
-        if v is not None and b is not None:
-            delta = f"{100 * (v - b):+.1f} pts vs {baseline_name}"
-        row.metric(label, pct(v, signed=key in ("bwt", "fwt")), delta=delta, delta_color=colour, width=METRIC_WIDTH)
-
-
 METRIC_COLUMNS = (("ACC", "avg_acc"), ("BWT", "bwt"), ("Forgetting", "forgetting"), ("FWT", "fwt"))
+SIGNED = ("bwt", "fwt")  # shown with their sign: negative BWT is forgetting
+METRIC_WIDTH = 190  # px: rows of metrics line up
+
+
+def metrics_row(metrics: Mapping[str, Any]) -> None:
+    """One run's ACC, BWT, forgetting and FWT as st.metric, in a row that wraps in a narrow window (no
+    value is cut short). A comparison of runs is one table instead (`metrics_table`)."""
+    row = st.container(horizontal=True, gap="medium")
+    for label, key in METRIC_COLUMNS:
+        row.metric(label, pct(metrics.get(key), signed=key in SIGNED), width=METRIC_WIDTH)
+
+
 
 
 def metrics_table(metrics: Mapping[str, Mapping[str, Any]], baseline_name: str | None = None) -> str:
@@ -148,7 +141,7 @@ def metrics_table(metrics: Mapping[str, Mapping[str, Any]], baseline_name: str |
         cells = []
         for _, key in METRIC_COLUMNS:
             v = num(m.get(key))
-            cell = pct(v, signed=key in ("bwt", "fwt"))
+            cell = pct(v, signed=key in SIGNED)
             b = num(base.get(key)) if base is not None and label != baseline_name else None
             if v is not None and b is not None:
                 cell += f" ({100 * (v - b):+.1f})"
