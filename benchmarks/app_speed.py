@@ -14,7 +14,9 @@
    load for each) and their medians compared; ms/iteration and the training wall time (sum of
    task_seconds) come from each run's metrics.json. Goal ≤ 20 %.
 4. Start → first live forgetting curve on the Train page, the form having been open 6 s (the
-   forkserver training processes are forked from imports PyTorch meanwhile). Goal ≤ 2.5 s. Measured
+   forkserver training processes are forked from imports PyTorch meanwhile). Goal ≤ 2.5 s. Timed in
+   the page: from the click event to the animation frame that paints the first trace (WebDriver's own
+   polling waits behind the browser's long tasks). Measured
    in the app runs of 3 (a fresh server whose first page is the Train page). `--only-start` measures
    section 4 alone, `--starts` times in each of two cases: that fresh server, and a server up
    `--server-up` seconds (a visitor on the Overview) before the Train page opens (the app gets its
@@ -82,6 +84,31 @@ hm.timer = setInterval(attach, 50);  // a fallback for changes the observer does
 attach();
 """)
 UIREVISION_JS = "return window.__hmPlotDiv('live_forgetting').layout.uirevision;"
+# Start → first curve, timed in the page (WebDriver's own calls wait behind the browser's long tasks, by
+# up to 2 s on a loaded 2-core machine): the Start button's click event, and the first animation frame
+# after a trace appears in the live forgetting chart (the frame that paints it), in ms.
+START_TIMING_JS = plot_div_script("""
+const t = window.__hmStart = {click: null, curve: null};
+document.addEventListener('click', (e) => {
+  if (t.click === null && e.target.closest && e.target.closest('.st-key-train_start')) t.click = performance.now();
+}, true);
+const seen = new MutationObserver(() => {
+  const d = window.__hmPlotDiv('live_forgetting');
+  if (t.click !== null && d && d.querySelector('g.trace')) {
+    seen.disconnect();
+    requestAnimationFrame(() => { t.curve = performance.now(); });
+  }
+});
+seen.observe(document.body, {childList: true, subtree: true});
+""")
+
+
+def start_to_curve_s(driver: Any, timeout: float = 180) -> float:
+    """Seconds from the Start click to the frame that paints the first live forgetting curve, both seen
+    in the page (`START_TIMING_JS`, injected before the click)."""
+    t = wait_for(lambda: (lambda v: v if v and v["curve"] is not None else None)(
+        driver.execute_script("return window.__hmStart;")), timeout, "the first drawn forgetting curve", poll=0.1)
+    return (t["curve"] - t["click"]) / 1000.0
 
 
 def _load() -> str:
@@ -192,12 +219,10 @@ def start_to_curve(srv: StreamlitServer, tmp: Path, form_open: float, server_up:
         driver.get(srv.url + "/train")
         choose_options(driver, "train", [("benchmark", "Split MNIST"), ("method", "HyperMask"), ("preset", "demo")])
         driver.execute_script(OBSERVER_JS)
+        driver.execute_script(START_TIMING_JS)
         time.sleep(form_open)
-        t_click = time.perf_counter()
         click_button(driver, "train_start")
-        wait_for(lambda: plot_traces(driver, "live_forgetting") >= 1, 180, "the first drawn forgetting curve",
-                 poll=0.05)
-        took = time.perf_counter() - t_click
+        took = start_to_curve_s(driver)
         print(f"    first curve after {took:.2f} s", flush=True)
         try:  # stop the run; the measurement is taken whatever the page shows next
             click_button(driver, "train_stop")
@@ -229,13 +254,11 @@ def app_run(srv: StreamlitServer, tmp: Path, window: float, form_open: float = 6
         text = page_text(driver)
         assert "HyperMask on split-mnist: 5 tasks × 300 iterations" in text, "the form is not the demo preset"
         driver.execute_script(OBSERVER_JS)
+        driver.execute_script(START_TIMING_JS)
         time.sleep(form_open)  # a user filling in the form: the forkserver imports meanwhile
-        t_click = time.perf_counter()
         click_button(driver, "train_start")
-        wait_for(lambda: driver.execute_script("return window.__hm.divs") >= 1
-                 and plot_traces(driver, "live_forgetting") >= 1,
-                 180, "the first drawn forgetting curve", poll=0.05)
-        first_curve_s = time.perf_counter() - t_click
+        first_curve_s = start_to_curve_s(driver)
+        wait_for(lambda: driver.execute_script("return window.__hm.divs") >= 1, 60, "the observed forgetting chart")
         print(f"  Start → first live forgetting curve: {first_curve_s:.2f} s (form open {form_open:.0f} s before)",
               flush=True)
         zoom = _zoom_kept(driver)  # zoomed from here on: the counted refreshes redraw a zoomed chart

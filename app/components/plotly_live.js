@@ -91,6 +91,18 @@ function draw(div) {
 }
 
 const PRELOAD = '"preload"';  // plotly_frame.preload: fetch plotly.js now, before the first chart arrives
+// A chart that has nothing to plot yet (plotly_frame.payload's "empty", written first) and has never
+// been drawn waits at least this long, and then for a moment the browser is idle, before its empty
+// axes are drawn: drawing them takes the browser a few tenths of a second on a slow machine, just when
+// a Start's first curve is on its way. Its height is kept meanwhile, so nothing below moves.
+const EMPTY_PREFIX = '{"empty":true';
+const EMPTY_DELAY_MS = 1500;
+const EMPTY_IDLE_MS = 3000;  // the longest wait for an idle moment after that
+
+function whenIdle(fn) {
+  if (window.requestIdleCallback) window.requestIdleCallback(fn, {timeout: EMPTY_IDLE_MS});
+  else fn();
+}
 
 export default function (component) {
   const raw = new TextDecoder().decode(component.data);  // UTF-8 JSON bytes (plotly_frame.payload)
@@ -102,7 +114,7 @@ export default function (component) {
     div.className = "hm-live-chart";
     div.style.width = "100%";
     div.style.background = "white";  // also behind the chart in full screen
-    div.__hm = {pending: null, drawing: false, last: null, width: 0, height: 450, full: false};
+    div.__hm = {pending: null, drawing: false, last: null, width: 0, height: 450, full: false, later: 0};
     parent.appendChild(div);
     // a width change (window, sidebar, wrapping row) resizes the plot; observes only this div
     new ResizeObserver(function (entries) {
@@ -114,6 +126,17 @@ export default function (component) {
     }).observe(div);
   }
   div.__hm.pending = raw;
+  clearTimeout(div.__hm.later);
+  if (raw.startsWith(EMPTY_PREFIX) && div.__hm.last === null) {
+    const m = /"height":(\d+)}$/.exec(raw);  // the figure's height, without parsing the figure
+    if (m) div.style.height = m[1] + "px";
+    div.__hm.later = setTimeout(function () { whenIdle(function () { show(div); }); }, EMPTY_DELAY_MS);
+    return;
+  }
+  show(div);
+}
+
+function show(div) {
   loadPlotly().then(function () { draw(div); }, function (err) {
     div.textContent = "The chart could not be drawn: " + err.message;
   });

@@ -113,15 +113,17 @@ def main() -> None:
     if group and not any(launcher.get(d) is not None for d in group):
         group = []  # runs of an earlier server process: open them below instead
     state.keep_in_url("runs", launcher.group_url(group) if group else None)
-    with st.expander("Start a live comparison", expanded=not group, key="compare_config", on_change="rerun"):
-        res = compare_config_ui("compare")
-        n = len(res.configs or {})
-        if n and not problem:
-            launcher.prewarm()  # the runs start at once when Start is pressed
-        st.button(f"Start comparison ({n} runs)" if n else "Start comparison", key="compare_start",
-                  type="primary", icon=":material/rocket_launch:",
-                  disabled=res.configs is None or bool(problem) or queued,
-                  on_click=_start, args=(res.configs,))
+    form = st.expander("Start a live comparison", expanded=not group, key="compare_config", on_change="rerun")
+    if form.open:  # drawn only while open: a folded form costs the page (and the browser) nothing
+        with form:
+            res = compare_config_ui("compare")
+            n = len(res.configs or {})
+            if n and not problem:
+                launcher.prewarm()  # the runs start at once when Start is pressed
+            st.button(f"Start comparison ({n} runs)" if n else "Start comparison", key="compare_start",
+                      type="primary", icon=":material/rocket_launch:",
+                      disabled=res.configs is None or bool(problem) or queued,
+                      on_click=_start, args=(res.configs,))
     if group:
         st.subheader("Live comparison")
         live.live_fragment(group, lambda: _live_group_body(group))

@@ -157,21 +157,24 @@ def main() -> None:
     queued = queue_view.waiting("train", _attach_started)
     queue_view.presenter_panel("train")
     rate = _pace_ui(current)
-    with st.expander("Configure a new run", expanded=current is None, key="train_config", on_change="rerun"):
-        res = train_config_ui("train")
-        if res.config is not None:
-            m = METHOD_LABELS.get(res.config.train.method, res.config.train.method)
-            st.caption(f"{m} on {res.config.data.benchmark}: {res.config.data.tasks} tasks × "
-                       f"{res.config.train.iters_per_task:,} iterations, saved under `{roles.shown_path(paths.runs_dir())}`.")
-        st.button("Start training", key="train_start", type="primary", icon=":material/rocket_launch:",
-                  disabled=res.config is None or bool(problem) or queued,
-                  on_click=_start, args=(res.config,))
+    config = None
+    form = st.expander("Configure a new run", expanded=current is None, key="train_config", on_change="rerun")
+    if form.open:  # drawn only while open: a folded form costs the page (and the browser) nothing
+        with form:
+            config = train_config_ui("train").config
+            if config is not None:
+                m = METHOD_LABELS.get(config.train.method, config.train.method)
+                st.caption(f"{m} on {config.data.benchmark}: {config.data.tasks} tasks × "
+                           f"{config.train.iters_per_task:,} iterations, saved under `{roles.shown_path(paths.runs_dir())}`.")
+            st.button("Start training", key="train_start", type="primary", icon=":material/rocket_launch:",
+                      disabled=config is None or bool(problem) or queued,
+                      on_click=_start, args=(config,))
     if not problem:
         launcher.prewarm()  # the next Start trains at once
     if current is None and not queued:
         chosen = ""
-        if res.config is not None:  # what the form holds now, not a fixed benchmark's figure
-            c = res.config
+        if config is not None:  # what the form holds now, not a fixed benchmark's figure
+            c = config
             steps = c.data.tasks * c.train.iters_per_task
             at_pace = (f", about {steps / rate / 60:.1f} min at {_pace_label(rate)}" if rate else
                        ", at full speed")

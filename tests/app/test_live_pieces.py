@@ -4,6 +4,7 @@ component's bundle, the lock between figures and the pandas import, and the app'
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import paths
 from app.components import charts, live, plotly_frame
-from core import events as E
+from core import events as E, run_state
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,6 +103,26 @@ def test_vendored_bundle_draws_every_chart_of_the_default_and_live_pages() -> No
     assert not plotly_frame.can_draw(go.Figure(go.Scatter3d(x=[1], y=[1], z=[1])))
     assert not plotly_frame.can_draw(go.Figure(go.Scattergl(x=[1], y=[1])))
     assert not plotly_frame.can_draw(go.Figure(go.Box(y=[1])))  # not in this bundle: st.plotly_chart draws it
+
+
+def test_a_chart_with_nothing_to_plot_yet_is_flagged_empty_for_the_renderer() -> None:
+    """The live charts of a run that has not evaluated yet plot nothing (the renderer then draws their
+    empty axes only later, `plotly_live.js`); one point, or one finite heatmap cell, is something."""
+    started = _events()[:2]  # RunStarted, TaskStarted
+    assert [type(e).__name__ for e in started] == ["RunStarted", "TaskStarted"]
+    empty = (charts.forgetting_curves(started, total_steps=100), charts.loss_curves(started, total_steps=100),
+             charts.accuracy_matrix_heatmap(run_state.accuracy_matrix(started) or [[None, None], [None, None]]))
+    full = (charts.forgetting_curves(_events(), total_steps=100), charts.accuracy_matrix_heatmap([[0.9, None]]),
+            go.Figure(go.Bar(x=["a"], y=[1.0])))
+    for fig in empty:
+        assert plotly_frame.plots_nothing(fig)
+        assert plotly_frame.payload(fig, {}, 300).startswith(b'{"empty":true,')
+    for fig in full:
+        assert not plotly_frame.plots_nothing(fig)
+        data = json.loads(plotly_frame.payload(plotly_frame.seal(fig), {}, 300))
+        assert data["empty"] is False and data["height"] == 300
+    js = plotly_frame.RENDERER.read_text()
+    assert "const EMPTY_PREFIX = '{\"empty\":true';" in js and "/\"height\":(\\d+)}$/" in js
 
 
 def test_pandas_is_imported_before_any_page_and_torch_is_not() -> None:

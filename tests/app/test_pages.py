@@ -174,7 +174,11 @@ def test_overview_without_pretrained_runs(env: Path, monkeypatch: pytest.MonkeyP
 # ---- train page ----------------------------------------------------------------------------
 def _tiny_form(at: AppTest, iters: int = 300, pace: int = 0) -> None:
     """Split Digits, 2 tasks, a 16-unit network, at `pace` iterations a second (0: full speed; the page's
-    default is a slow-motion demo on Split MNIST)."""
+    default is a slow-motion demo on Split MNIST). Opens the form first where a live run has folded it
+    (its fields are drawn only while it is open)."""
+    if not any(w.key == "train_benchmark" for w in at.selectbox):
+        at.session_state["train_config"] = True
+        at.run()
     at.selectbox(key="train_benchmark").set_value("split-digits").run()
     at.select_slider(key="train_pace").set_value(pace).run()
     at.number_input(key="train_n_tasks").set_value(2)
@@ -191,6 +195,8 @@ def test_train_start_pause_stop(env: Path) -> None:
     at.button(key="train_start").click().run()
     assert not at.exception
     assert len(REGISTRY.active()) == 1
+    # the form folds away for the live charts, and its fields are not drawn while it is folded
+    assert at.session_state["train_config"] is False and not [w for w in at.selectbox if w.key == "train_benchmark"]
     _poll(at, lambda a: any(isinstance(e, ev.Evaluated) for e in _events()))
     at.button(key="train_pause").click().run()
     _poll(at, lambda a: "**paused**" in _status(a))
@@ -202,6 +208,9 @@ def test_train_start_pause_stop(env: Path) -> None:
     _poll(at, lambda a: "**stopped**" in _status(a))
     assert not at.error
     assert {"live_forgetting", "live_losses", "live_acc_matrix"} <= set(_chart_keys(at))
+    opened = _app("views/train.py")  # unfolded again: the fields keep what the user chose
+    opened.session_state["train_config"] = True
+    opened.run()
     # The live charts go through the in-place component; the forgetting figure holds one curve per seen
     # task with the evaluations made so far, and a fixed uirevision (zoom survives refreshes).
     figs = _live_figures(at)
@@ -211,6 +220,10 @@ def test_train_start_pause_stop(env: Path) -> None:
     assert max(len(t["x"]) for t in curves) >= n_eval + 1
     run_dir = next(iter(env.iterdir()))
     assert (run_dir / "events.jsonl").exists() and (run_dir / "config.json").exists()
+    at.session_state["train_config"] = True  # the user unfolds the form: the fields kept their values
+    at.run()
+    assert at.selectbox(key="train_benchmark").value == "split-digits"
+    assert at.number_input(key="train_n_tasks").value == 2 and at.text_input(key="train_hidden").value == "16"
 
 
 def _n_evaluated() -> int:

@@ -281,13 +281,31 @@ def test_training_processes_are_reniced_below_the_server(value: str, added: int)
     import subprocess
     import sys
 
-    code = ("import os; from core.engine.worker import _lower_priority; before = os.nice(0); "
-            "_lower_priority(); print(os.nice(0) - before)")
+    code = ("import os; from core.engine.worker import lower_priority; before = os.nice(0); "
+            "lower_priority(); lower_priority(); print(os.nice(0) - before)")  # once, however often called
     env = {**os.environ, "HYPERMASK_TRAIN_NICE": value}
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env=env,
                          capture_output=True, text=True, check=True).stdout.strip()
     base = os.nice(0)
     assert int(out) == min(added, 19 - base)  # the kernel caps niceness at 19
+
+
+@pytest.mark.skipif("forkserver" not in __import__("multiprocessing").get_all_start_methods(),
+                    reason="no forkserver on this platform")
+def test_the_forkserver_and_its_training_processes_are_reniced_once() -> None:
+    """The forkserver lowers its own priority before its imports (`core.engine.preload`); a process
+    forked from it keeps that priority instead of lowering it again."""
+    import subprocess
+    import sys
+
+    code = ("import os, time; from core.engine import processes; "
+            "p = processes.context().Process(target=time.sleep, args=(5,)); p.start(); "
+            "forked = os.getpriority(os.PRIO_PROCESS, p.pid); p.terminate(); p.join(); "
+            "print(forked - os.nice(0), processes.context().get_start_method())")
+    env = {**os.environ, "HYPERMASK_TRAIN_NICE": "3"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], env=env,
+                         capture_output=True, text=True, check=True, timeout=300).stdout.split()
+    assert out == [str(min(3, 19 - os.nice(0))), "forkserver"]  # +3, not +6 (the kernel caps at 19)
 
 
 def test_once_the_forkserver_is_ready_a_run_starts_before_start_returns(tmp_path: Path) -> None:

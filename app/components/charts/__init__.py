@@ -2,8 +2,8 @@
 curves.py (from event records), heatmaps.py, bars.py, projections.py, and one shared style (style.py).
 
 Every function takes plain data (lists, dicts, numpy arrays, the typed events of `core.events`) and returns a
-`plotly.graph_objects.Figure` with a title, axis titles, compact margins, `template="plotly_white"`
-and a fixed `layout.uirevision`, so a live refresh of the same chart keeps the user's zoom and
+`plotly.graph_objects.Figure` with a title, axis titles, compact margins, the template `style.TEMPLATE`
+(plotly_white for the trace types the app draws, Plotly's default once `style` is imported) and a fixed `layout.uirevision`, so a live refresh of the same chart keeps the user's zoom and
 legend state (no flicker). The app shows them with `app.components.ui.chart`.
 
 Vocabulary: task-incremental learning, task embedding, target network, hypernetwork,

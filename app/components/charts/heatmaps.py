@@ -10,8 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from app.components.charts.style import (ACC_SCALE, INPUT_MASK_SCALE, MASK_SCALE, TEMPLATE, as_float_matrix,
-                                         finish, text_grid)
+from app.components.charts.style import (ACC_SCALE, INPUT_MASK_SCALE, MASK_SCALE, as_float_matrix,
+                                         finish, text_grid, use_template)
 
 def accuracy_matrix_heatmap(matrix: Sequence[Sequence[float | None]] | np.ndarray, *,
                             title: str = "Accuracy matrix R[i, j]", uirevision: str = "acc-matrix",
@@ -172,8 +172,9 @@ def input_masks_grid(images: np.ndarray, *, title: str = "First-layer masks on t
     fig.update_xaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, ticks="", showgrid=False, zeroline=False,
                      autorange="reversed")
+    use_template(fig)
     fig.update_layout(
-        title=dict(text=title, x=0.0, xanchor="left"), template=TEMPLATE,
+        title=dict(text=title, x=0.0, xanchor="left"),
         margin=dict(l=30, r=20, t=75, b=30), uirevision=uirevision,
         coloraxis=dict(colorscale=INPUT_MASK_SCALE, cmin=zmin, cmax=cmax,
                        colorbar=dict(title=dict(text="mean mask"), thickness=12)),
