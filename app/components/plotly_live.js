@@ -82,6 +82,7 @@ function draw(div) {
   let args;
   try { args = JSON.parse(raw); } catch (err) { return; }
   st.drawing = true; st.last = raw;
+  if (st.placeholder) { st.placeholder.remove(); st.placeholder = null; }
   const fig = args.figure || {};
   st.height = args.height || (fig.layout && fig.layout.height) || 450;
   const layout = Object.assign({}, fig.layout, {height: chartHeight(div), autosize: true});
@@ -114,7 +115,7 @@ export default function (component) {
     div.className = "hm-live-chart";
     div.style.width = "100%";
     div.style.background = "white";  // also behind the chart in full screen
-    div.__hm = {pending: null, drawing: false, last: null, width: 0, height: 450, full: false, later: 0};
+    div.__hm = {pending: null, drawing: false, last: null, width: 0, height: 450, full: false, later: 0, placeholder: null};
     parent.appendChild(div);
     // a width change (window, sidebar, wrapping row) resizes the plot; observes only this div
     new ResizeObserver(function (entries) {
@@ -128,12 +129,33 @@ export default function (component) {
   div.__hm.pending = raw;
   clearTimeout(div.__hm.later);
   if (raw.startsWith(EMPTY_PREFIX) && div.__hm.last === null) {
-    const m = /"height":(\d+)}$/.exec(raw);  // the figure's height, without parsing the figure
-    if (m) div.style.height = m[1] + "px";
+    if (!div.__hm.placeholder) placeholder(div, raw);
     div.__hm.later = setTimeout(function () { whenIdle(function () { show(div); }); }, EMPTY_DELAY_MS);
     return;
   }
   show(div);
+}
+
+// What an empty chart shows until it is drawn: its title and "waiting for data…", at its height (a
+// few DOM nodes, no Plotly). An empty figure is small: parsing it costs nothing.
+function placeholder(div, raw) {
+  let args = {};
+  try { args = JSON.parse(raw); } catch (err) { /* the height and text below do without it */ }
+  const layout = (args.figure && args.figure.layout) || {};
+  const title = (layout.title && layout.title.text) || "";
+  div.style.height = (args.height || layout.height || 450) + "px";
+  const box = document.createElement("div");
+  box.className = "hm-chart-placeholder";
+  box.style.cssText = "height:100%;box-sizing:border-box;padding:14px 20px;font-family:'Open Sans',verdana,arial," +
+    "sans-serif;color:#444;display:flex;flex-direction:column;";
+  const head = document.createElement("div");
+  head.style.fontSize = "17px"; head.textContent = title.replace(/<[^>]*>/g, "");
+  const note = document.createElement("div");
+  note.style.cssText = "flex:1;display:flex;align-items:center;justify-content:center;color:#888;font-size:13px;";
+  note.textContent = "waiting for data…";
+  box.appendChild(head); box.appendChild(note);
+  div.appendChild(box);
+  div.__hm.placeholder = box;
 }
 
 function show(div) {
