@@ -59,7 +59,11 @@ def _parse(raw: str, like: Any, options: Sequence[str] | None) -> tuple[Any, str
         low = raw.strip().lower()
         return (True, None) if low in _TRUE else (False, None) if low in _FALSE else (None, "not 1 or 0")
     if isinstance(like, int):
-        return (int(raw), None) if re.fullmatch(r"\s*-?\d{1,12}\s*", raw) else (None, "not a whole number")
+        if len(raw) > 100:
+            return None, "longer than 100 characters"
+        if not re.fullmatch(r"\s*-?\d+\s*", raw):
+            return None, "not a whole number"
+        return (int(raw), None) if len(raw.strip().lstrip("-")) <= 12 else (None, "a whole number too large")
     if isinstance(like, float):
         try:
             x = float(raw)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -143,6 +144,13 @@ def summary_html(runs: Mapping[str, Sequence[ev.Event]], *, title: str,
             "</body></html>")
 
 
+def file_name(stem: str) -> str:
+    """`<stem>_summary.html` with every character other than letters, digits, `.`, `-` and `_` (a
+    run folder may be named `a&b's run`) replaced by `_`, so the name is safe on every system."""
+    safe = re.sub(r"[^\w.-]+", "_", stem, flags=re.ASCII).strip("._") or "hypermask"
+    return f"{safe[:120]}_summary.html"
+
+
 def download_button(key: str, file_stem: str, title: str,
                     runs: Callable[[], Mapping[str, Sequence[ev.Event]]],
                     metrics: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
@@ -150,9 +158,9 @@ def download_button(key: str, file_stem: str, title: str,
     """A download button (key `key`) for `summary_html` of `runs()`, built only when clicked.
 
     `runs` (and `metrics`) are called then, outside the page's script run: they may read run folders
-    but must not call `st.*`. The file is `<file_stem>_summary.html`; `width` as for `st.download_button`."""
+    but must not call `st.*`. The file is `file_name(file_stem)`; `width` as for `st.download_button`."""
     st.download_button(label, data=lambda: summary_html(runs(), title=title, metrics=metrics() if metrics else None
                                                         ).encode("utf-8"),
-                       file_name=f"{file_stem}_summary.html", mime="text/html", key=key, on_click="ignore", width=width,
+                       file_name=file_name(file_stem), mime="text/html", key=key, on_click="ignore", width=width,
                        icon=":material/summarize:", help="figures and the metric table on one self-contained "
                                                          "HTML page (opens offline), for slides or a handout")

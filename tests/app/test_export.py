@@ -84,3 +84,13 @@ def test_pages_offer_the_summary(env: Path) -> None:  # noqa: F811
         assert not at.exception, at.exception
         keys = [b.key for b in at.get("download_button")]
         assert key in keys, (page, keys)
+
+
+def test_the_summary_file_name_is_safe_on_every_system() -> None:
+    from app.components.summary_export import file_name
+
+    assert file_name("20261205-hypermask-split-mnist-s1") == "20261205-hypermask-split-mnist-s1_summary.html"
+    assert file_name("a&b's run") == "a_b_s_run_summary.html"
+    assert file_name("../../etc/passwd") == "etc_passwd_summary.html"
+    assert file_name("&&&") == "hypermask_summary.html"
+    assert len(file_name("x" * 1000)) == 120 + len("_summary.html")

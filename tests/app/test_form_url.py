@@ -74,3 +74,13 @@ def test_compare_form_survives_a_refresh(env: Path) -> None:  # noqa: F811
     assert _form(again, "compare", "benchmark", "iters", "hnet") == {"benchmark": "split-mnist", "iters": 60,
                                                                      "hnet": True}
     assert "Start comparison (3 runs)" in again.button(key="compare_start").label
+
+
+def test_a_whole_number_from_a_link_too_large_is_named_so() -> None:
+    from app.components.form_url import _parse
+
+    assert _parse("300", 1, None) == (300, None)
+    assert _parse(" -7 ", 1, None) == (-7, None)
+    assert _parse("9" * 13, 1, None) == (None, "a whole number too large")
+    assert _parse("3.5", 1, None) == (None, "not a whole number")
+    assert _parse("1" * 500, 1, None) == (None, "longer than 100 characters")  # not even read as a number
