@@ -64,10 +64,10 @@ def _main() -> None:
 @functools.cache
 def _get_training_ready_soon(delay_s: float = 1.0) -> None:
     """Once per server, shortly after its first page has run: start the forkserver that training
-    processes are forked from (`core.engine.launcher.prewarm`). Its imports take about 8 s on a slow
+    processes are forked from (`core.engine.launcher.prewarm`). Its imports take seconds on a slow
     2-core machine (at the training processes' lower priority, `core.engine.preload`); begun at a
-    page's first Start they would delay that run's first curve. Not before the first page: they would
-    delay its first chart (by 0.8 s, measured on that machine)."""
+    page's first Start they would delay that run's first curve. Not before the first page: they
+    would delay its first chart."""
     from core.engine import launcher
 
     timer = threading.Timer(delay_s, launcher.prewarm)

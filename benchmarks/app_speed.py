@@ -106,8 +106,11 @@ seen.observe(document.body, {childList: true, subtree: true});
 def start_to_curve_s(driver: Any, timeout: float = 180) -> float:
     """Seconds from the Start click to the frame that paints the first live forgetting curve, both seen
     in the page (`START_TIMING_JS`, injected before the click)."""
-    t = wait_for(lambda: (lambda v: v if v and v["curve"] is not None else None)(
-        driver.execute_script("return window.__hmStart;")), timeout, "the first drawn forgetting curve", poll=0.1)
+    def painted() -> dict[str, float] | None:
+        t = driver.execute_script("return window.__hmStart;")
+        return t if t and t["curve"] is not None else None
+
+    t = wait_for(painted, timeout, "the first drawn forgetting curve", poll=0.1)
     return (t["curve"] - t["click"]) / 1000.0
 
 

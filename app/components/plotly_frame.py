@@ -90,8 +90,7 @@ def payload(fig: go.Figure, config: dict[str, Any], height: int) -> bytes:
     Bytes go to the browser as they are; Streamlit checks any other value (a dict, even a string) for
     being a dataframe, which imports pandas and pyarrow: 0.3 s on the first page a visitor opens."""
     figure = fig.__dict__.get(_SEALED) or fig.to_json()
-    empty = fig.__dict__.get(_SEALED_EMPTY)
-    empty = plots_nothing(fig) if empty is None else empty
+    empty = fig.__dict__[_SEALED_EMPTY] if _SEALED_EMPTY in fig.__dict__ else plots_nothing(fig)
     return (f'{{"empty":{json.dumps(empty)},"figure":{figure},"config":{json.dumps(config)},'
             f'"height":{int(height)}}}').encode()
 

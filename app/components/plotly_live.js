@@ -94,8 +94,7 @@ function draw(div) {
 const PRELOAD = '"preload"';  // plotly_frame.preload: fetch plotly.js now, before the first chart arrives
 // A chart that has nothing to plot yet (plotly_frame.payload's "empty", written first) and has never
 // been drawn waits at least this long, and then for a moment the browser is idle, before its empty
-// axes are drawn: drawing them takes the browser a few tenths of a second on a slow machine, just when
-// a Start's first curve is on its way. Its height is kept meanwhile, so nothing below moves.
+// axes are drawn: drawing them would hold up the browser just when a Start's first curve is on its way. Its height is kept meanwhile, so nothing below moves.
 const EMPTY_PREFIX = '{"empty":true';
 const EMPTY_DELAY_MS = 1500;
 const EMPTY_IDLE_MS = 3000;  // the longest wait for an idle moment after that

@@ -2,7 +2,7 @@
 training process forked from it starts with them:
 
 - its priority is lowered (`core.engine.worker.lower_priority`) before the heavy imports that follow
-  (PyTorch, scikit-learn, torch._dynamo: about 8 s on a slow 2-core machine), which then take only the
+  (PyTorch, scikit-learn, torch._dynamo: seconds on a slow 2-core machine), which then take only the
   CPU the web server and its visitors leave; the training processes inherit that priority;
 - the bundled MNIST arrays are read once (`core.data.sources._bundled_arrays`, cached per process):
   every training process has them in memory (4 MB, shared copy-on-write) instead of parsing

@@ -111,7 +111,7 @@ def test_a_chart_with_nothing_to_plot_yet_is_flagged_empty_for_the_renderer() ->
     started = _events()[:2]  # RunStarted, TaskStarted
     assert [type(e).__name__ for e in started] == ["RunStarted", "TaskStarted"]
     empty = (charts.forgetting_curves(started, total_steps=100), charts.loss_curves(started, total_steps=100),
-             charts.accuracy_matrix_heatmap(run_state.accuracy_matrix(started) or [[None, None], [None, None]]))
+             charts.accuracy_matrix_heatmap(run_state.accuracy_matrix(started)))
     full = (charts.forgetting_curves(_events(), total_steps=100), charts.accuracy_matrix_heatmap([[0.9, None]]),
             go.Figure(go.Bar(x=["a"], y=[1.0])))
     for fig in empty:
