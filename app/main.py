@@ -22,7 +22,7 @@ import pandas  # noqa: E402,F401
 import streamlit as st  # noqa: E402
 
 from app import page_slots, roles  # noqa: E402
-from app.components import presenter  # noqa: E402
+from app.components import plotly_frame, presenter  # noqa: E402
 from app.components.config_form import keep_form_values  # noqa: E402
 
 # Not "pages/": that folder name switches Streamlit to its legacy multipage mode, which runs a
@@ -34,6 +34,9 @@ FAVICON = ROOT / "assets" / "favicon.png"
 def main() -> None:
     """Configure the app and run the selected page (in turn with other sessions' page scripts,
     `page_slots`)."""
+    # Before waiting for a slot: the browser fetches and evaluates plotly.js while this session waits
+    # its turn, instead of after its first chart's element arrives.
+    plotly_frame.preload()
     with page_slots.page_slot():
         _main()
     _get_training_ready_soon()

@@ -32,6 +32,7 @@ import streamlit as st
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 BUNDLE = STATIC_DIR / "plotly-hm.min.js"
 RENDERER = Path(__file__).with_name("plotly_live.js")
+LOADER = Path(__file__).with_name("plotly_loader.js")  # `loadPlotly()`: shared by the renderer and `preload`
 DEFAULT_HEIGHT = 450  # px, Plotly's default figure height
 
 #: Trace types in the vendored bundle (`app/static/plotly-hm.min.js`, built by `plotly_bundle/build.sh`).
@@ -39,8 +40,12 @@ TRACE_TYPES = frozenset({"bar", "heatmap", "scatter"})
 
 # Registered once, at import: the page's DOM holds the chart (isolate_styles=False: plotly.js styles
 # its modebar and hover labels with rules in the document's head, which a shadow root would not see).
-_MOUNT = st.components.v2.component("hm_plotly_live", js=RENDERER.read_text(encoding="utf-8"),
+_LOADER_JS = LOADER.read_text(encoding="utf-8")
+_MOUNT = st.components.v2.component("hm_plotly_live", js=_LOADER_JS + "\n" + RENDERER.read_text(encoding="utf-8"),
                                     isolate_styles=False)
+# The early load as a script of the page's own (our constant text, no user input), run as soon as the
+# element is drawn: a component's code runs later, once its module is loaded after the page's first render.
+_PRELOAD_HTML = f"<script>(function () {{\n{_LOADER_JS}\nloadPlotly().catch(function () {{}});\n}})();</script>"
 
 
 def can_draw(fig: go.Figure) -> bool:
@@ -95,16 +100,13 @@ def payload(fig: go.Figure, config: dict[str, Any], height: int) -> bytes:
             f'"height":{int(height)}}}').encode()
 
 
-PRELOAD_KEY = "hm_plotly_preload"
-
-
 def preload() -> None:
-    """Start fetching and evaluating the vendored plotly.js now, on a page whose first chart comes
-    later (the Train and Compare pages before a Start), instead of when that chart's element arrives:
-    the first live curve is then drawn as soon as it comes. An invisible element (its container is
-    hidden by a style rule)."""
-    st.html(f"<style>.st-key-{PRELOAD_KEY} {{ display: none; }}</style>")
-    _MOUNT(key=PRELOAD_KEY, data=b'"preload"')
+    """Start fetching and evaluating the vendored plotly.js now, instead of when the page's first
+    chart element arrives: called once per script run, first (`app.main`), so the browser loads it
+    while the session waits for its page slot and while the page is built, and a live curve that
+    comes later is drawn as soon as it comes. An `st.html` element with only a script (Streamlit
+    shows it nowhere)."""
+    st.html(_PRELOAD_HTML, unsafe_allow_javascript=True)
 
 
 def in_place_chart(fig: go.Figure, key: str, config: dict[str, Any]) -> bool:

@@ -5,27 +5,9 @@
 // kept in that element, so a refresh neither flickers nor loses the user's zoom (the caller keeps
 // layout.uirevision fixed).
 //
-// plotly.js is loaded once per page, into the page itself, from the app's static folder
-// (app/static/plotly-hm.min.js, served by `server.enableStaticServing`); every chart on the page
-// shares it. `data` is one UTF-8 JSON document, as bytes: {"figure": {...}, "config": {...}, "height": px}.
-
-const BUNDLE = "app/static/plotly-hm.min.js";
-
-// One load per page (a classic script: it defines window.Plotly); a promise of Plotly.
-function loadPlotly() {
-  if (window.Plotly) return Promise.resolve(window.Plotly);
-  if (!window.__hmPlotlyLoading) {
-    window.__hmPlotlyLoading = new Promise(function (resolve, reject) {
-      const s = document.createElement("script");
-      s.src = new URL(BUNDLE, document.baseURI).href;
-      s.async = true;
-      s.onload = function () { window.Plotly ? resolve(window.Plotly) : reject(new Error("no Plotly in " + s.src)); };
-      s.onerror = function () { window.__hmPlotlyLoading = null; reject(new Error("could not load " + s.src)); };
-      document.head.appendChild(s);
-    });
-  }
-  return window.__hmPlotlyLoading;
-}
+// plotly.js is loaded once per page, into the page itself, by `loadPlotly` (plotly_loader.js, put
+// before this file by plotly_frame.py); every chart on the page shares it. `data` is one UTF-8 JSON
+// document, as bytes: {"figure": {...}, "config": {...}, "height": px}.
 
 // A "Full screen" button on each chart's toolbar (st.plotly_chart charts have Streamlit's own), for
 // a projector in a lecture; Esc leaves. One shared button object: Plotly.react sees the same config.
@@ -91,7 +73,6 @@ function draw(div) {
   window.Plotly.react(div, fig.data || [], layout, config).finally(function () { st.drawing = false; draw(div); });
 }
 
-const PRELOAD = '"preload"';  // plotly_frame.preload: fetch plotly.js now, before the first chart arrives
 // A chart that has nothing to plot yet (plotly_frame.payload's "empty", written first) and has never
 // been drawn waits at least this long, and then for a moment the browser is idle, before its empty
 // axes are drawn: drawing them would hold up the browser just when a Start's first curve is on its way. Its height is kept meanwhile, so nothing below moves.
@@ -106,7 +87,6 @@ function whenIdle(fn) {
 
 export default function (component) {
   const raw = new TextDecoder().decode(component.data);  // UTF-8 JSON bytes (plotly_frame.payload)
-  if (raw === PRELOAD) { loadPlotly().catch(function () {}); return; }
   const parent = component.parentElement;
   let div = parent.querySelector(":scope > .hm-live-chart");
   if (!div) {

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import paths, state
-from app.components import live, plotly_frame, queue_view, summary_export, ui
+from app.components import live, queue_view, summary_export, ui
 from app.components.compare_view import draw_comparison
 from app.components.config_form import METHOD_LABELS, compare_config_ui
 from app.components.run_picker import available_runs
@@ -92,7 +92,6 @@ def _saved_comparison() -> None:
 
 def main() -> None:
     st.title("Compare: HyperMask vs fine-tuning")
-    plotly_frame.preload()  # plotly.js ready before the first live curve arrives
     ui.scenario()
     st.markdown("Both methods train on **the same seeded task stream** (same data split, task order and "
                 "batches) with their own preset networks; watch fine-tuning's earlier tasks fall while "

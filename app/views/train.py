@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import paths, roles, state
-from app.components import charts, live, plotly_frame, queue_view, ui
+from app.components import charts, live, queue_view, ui
 from app.components.compare_view import partial_metrics
 from app.components.forgetting_toggles import forgetting_toggles
 from app.components.config_form import BENCHMARK_LABELS, METHOD_LABELS, train_config_ui
@@ -143,7 +143,6 @@ def _live_body(run_dir: str) -> None:
 
 def main() -> None:
     st.title("Train (live)")
-    plotly_frame.preload()  # plotly.js ready before the first live curve arrives
     ui.scenario()
     for level, text in state.pop_flashes():
         getattr(st, level)(text)

@@ -83,8 +83,8 @@ def test_vendored_bundle_draws_every_chart_of_the_default_and_live_pages() -> No
 
     import plotly
 
-    renderer = plotly_frame.RENDERER.read_text()
-    assert f'const BUNDLE = "app/static/{plotly_frame.BUNDLE.name}";' in renderer
+    loader = plotly_frame.LOADER.read_text()
+    assert f'const BUNDLE = "app/static/{plotly_frame.BUNDLE.name}";' in loader
     assert plotly_frame.BUNDLE.parent == plotly_frame.STATIC_DIR == ROOT / "app" / "static"
     config = tomllib.loads((ROOT / "app" / ".streamlit" / "config.toml").read_text())
     assert config["server"]["enableStaticServing"] is True  # serves app/static/ at app/static/

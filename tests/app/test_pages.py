@@ -18,7 +18,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from app.components import plotly_frame
+
 from core import events as ev
 from core.runs import export_bundle
 from core.config import DataConfig, HyperConfig, MaskConfig, RunConfig, TargetConfig, TrainConfig
@@ -87,8 +87,7 @@ def _status(at: AppTest) -> str:
 
 def _chart_keys(at: AppTest) -> list[str]:
     """Keys of the Plotly charts on the page: st.plotly_chart and the in-place live-chart component."""
-    keys = [c.proto.id.rsplit("-", 1)[-1] for c in [*at.get("plotly_chart"), *at.get("bidi_component")]]
-    return [k for k in keys if k != plotly_frame.PRELOAD_KEY]  # the invisible plotly.js preloader
+    return [c.proto.id.rsplit("-", 1)[-1] for c in [*at.get("plotly_chart"), *at.get("bidi_component")]]
 
 
 def _live_figures(at: AppTest) -> dict[str, dict]:
@@ -96,8 +95,6 @@ def _live_figures(at: AppTest) -> dict[str, dict]:
     out = {}
     for c in at.get("bidi_component"):
         assert c.proto.component_name == "hm_plotly_live"
-        if c.proto.id.endswith(plotly_frame.PRELOAD_KEY):
-            continue
         out[c.proto.id.rsplit("-", 1)[-1]] = json.loads(c.proto.bytes)["figure"]
     return out
 
@@ -134,6 +131,9 @@ def test_overview_shows_pretrained_comparison(env: Path) -> None:
     labels = [e.label for e in at.expander]
     assert "How the metrics are computed" in labels and "Accuracy matrices R[i, j]" in labels
     assert not at.latex  # the formulas (KaTeX) are sent only once their expander is opened
+    # the page's first element starts loading plotly.js (a script of the page's own, run at once)
+    first = at.get("html")[0].proto
+    assert first.unsafe_allow_javascript and "loadPlotly()" in first.body and "plotly-hm.min.js" in first.body
     at.session_state["overview_matrices"] = True  # the reader opens the folded matrices
     at.session_state["overview_formulas"] = True  # and the formulas
     at.run()
