@@ -108,11 +108,21 @@ def start_problem(configs: Sequence[RunConfig]) -> str | None:
             return (f"a visitor's run may have at most {VISITOR_MAX_STEPS:,} training steps (tasks × iterations) "
                     f"and this one has {steps:,}")
         return None
+    return next((p for p in map(data_path_problem, sources) if p), None)
+
+
+def data_path_problem(source: str) -> str | None:
+    """Why the presenter may not name data path `source` (one line: outside the configured data
+    folders, `data_dirs`), or None ("bundled", or no data folders configured)."""
     allowed = data_dirs()
-    for src in sources:
-        where = Path(src).expanduser().resolve()
-        if allowed and not any(where == d or d in where.parents for d in allowed):
-            return f"data path {src!r} is not inside the configured data folders"
+    if source == "bundled" or not allowed:
+        return None
+    try:
+        where = Path(source).expanduser().resolve()
+    except (OSError, ValueError, RuntimeError):
+        return f"data path {source!r} is not a usable path"
+    if not any(where == d or d in where.parents for d in allowed):
+        return f"data path {source!r} is not inside the configured data folders"
     return None
 
 

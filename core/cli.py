@@ -321,7 +321,10 @@ def analyze(a: argparse.Namespace) -> int:
 
             torch.set_num_threads(a.threads if a.threads is not None else analysis_threads(a.run))
         result = analyze_run(a.run, data=a.data, seeds=a.seeds, refresh=a.refresh)
-    except (ValueError, RunError, DataError) as e:
+    except RunError as e:  # the folder is not a (complete) run: say which folder, once
+        print(f"error: {e}" if str(a.run) in str(e) else f"error: cannot analyze {a.run}: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(format_tickets(result))

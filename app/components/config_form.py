@@ -118,9 +118,21 @@ def _url_spec(prefix: str, with_method: bool) -> form_url.FormSpec:
               if f != "source" or roles.is_presenter()]
     method = (lambda: state.get(_key(prefix, "method"), "hypermask")) if with_method else (lambda: "hypermask")
     choices = {"benchmark": BENCHMARKS, **({"method": METHODS} if with_method else {}), "preset": PRESETS}
+    refused = {} if roles.is_presenter() else {
+        form_url.param("source"): "only the presenter names a data path (visitors train on the bundled data)"}
     return form_url.FormSpec(prefix, choices, _defaults(prefix, with_method), fields,
                              lambda: {**_values(_preset_config(prefix)), "hnet": False},
-                             lambda v: _build(prefix, method(), v), options={"device": DEVICES})
+                             lambda v: _check_link(prefix, method(), v), options={"device": DEVICES},
+                             page_params=("run",) if with_method else ("runs",), refused=refused)
+
+
+def _check_link(prefix: str, method: str, v: dict[str, Any]) -> None:
+    """Refuse (ValueError) what a link sets that the form would refuse at Start: the config's own
+    checks, the app's limits and a data path outside the configured data folders."""
+    _build(prefix, method, v)
+    problem = roles.data_path_problem(str(v.get("source", "bundled")).strip())
+    if problem:
+        raise ValueError(problem)
 
 
 def _init(prefix: str, with_method: bool) -> None:
@@ -133,6 +145,10 @@ def _init(prefix: str, with_method: bool) -> None:
         state.init_default(_key(prefix, name), value)
     if fresh:
         form_url.restore(_url_spec(prefix, with_method))
+        source = str(state.get(_key(prefix, "source"), "bundled"))
+        if source != "bundled" and st.query_params.get(form_url.param("source")) == source:
+            st.info(f"The data path `{source}` comes from the link: check it before you start.",
+                    icon=":material/link:")
 
 
 def _number(prefix: str, name: str, *, fmt: str | None = None, step: Any = None, disabled: bool = False) -> Any:

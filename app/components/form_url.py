@@ -5,8 +5,10 @@ Only what differs from the defaults is written (`?benchmark=permuted-mnist&iters
 choices (benchmark, method, preset) against the page's defaults, every other field against the chosen
 preset's value. A new session reads them back before the form's widgets are drawn (`restore`); a value
 the form would not accept (unknown option, not a number, refused by the config's own checks) is said in
-one warning line and the default is kept, never a traceback. Parameter names are the form's field
-names (`tasks` for `n_tasks`); each page has its own URL, so Train and Compare never read each other's.
+one warning line and the default is kept, never a traceback; so is a parameter the page does not know
+(then dropped from the URL) and one given twice (the last value is used). Parameter names are the
+form's field names (`tasks` for `n_tasks`); each page has its own URL, so Train and Compare never read
+each other's.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from typing import Any
 import streamlit as st
 
 from app import state
+from app.components.presenter import URL_FLAG
 
 _PARAM = {"n_tasks": "tasks"}  # URL name where it is not the field's own
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 MAX_TEXT = 300  # characters: a text field's value from a link (hidden sizes, a data path)
+#: Parameters every page may carry: presenter mode, and Streamlit's own for an embedded app.
+APP_PARAMS = (URL_FLAG, "embed", "embed_options")
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,8 @@ class FormSpec:
     other fields (each a widget `<prefix>_<field>`), the options of its select fields, the chosen preset's
     value of every field (`preset_values()`, read from session state: its type is the type a URL value is
     parsed to), and `check(values)`, which raises ValueError (or TypeError) for field values the form
-    would refuse."""
+    would refuse. `page_params` are the page's own URL parameters (not the form's, e.g. `run`);
+    `refused` maps a parameter this session may not set to why (a visitor's data path)."""
 
     prefix: str
     choices: Mapping[str, Sequence[str]]
@@ -41,6 +47,8 @@ class FormSpec:
     preset_values: Callable[[], dict[str, Any]]
     check: Callable[[dict[str, Any]], None]
     options: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    page_params: Sequence[str] = ()
+    refused: Mapping[str, str] = field(default_factory=dict)
 
     def key(self, name: str) -> str:
         return f"{self.prefix}_{name}"
@@ -73,9 +81,30 @@ def _parse(raw: str, like: Any, options: Sequence[str] | None) -> tuple[Any, str
     return (raw, None) if len(raw) <= MAX_TEXT else (None, f"longer than {MAX_TEXT} characters")
 
 
-def _ignored(name: str, raw: str, why: str) -> None:
-    shown = raw if len(raw) <= 40 else raw[:40] + "…"
-    st.warning(f"Ignored `{name}={shown}` from the link: {why}; the default is kept.", icon=":material/link_off:")
+def _shown(raw: str) -> str:
+    return raw if len(raw) <= 40 else raw[:40] + "…"
+
+
+def _ignored(name: str, raw: str, why: str, kept: bool = True) -> None:
+    tail = "; the default is kept." if kept else "."
+    st.warning(f"Ignored `{name}={_shown(raw)}` from the link: {why}{tail}", icon=":material/link_off:")
+
+
+def _odd_params(spec: FormSpec) -> None:
+    """Say (one warning line each) which of the URL's parameters are not taken: unknown to the page
+    or refused to this session (both dropped from the URL, so a refresh does not say it again), or
+    given more than once (the last value is used, as Streamlit's `st.query_params` reads it)."""
+    url = st.query_params
+    known = {*spec.choices, *(param(f) for f in spec.fields), *spec.page_params, *APP_PARAMS}
+    for name in list(url.keys()):
+        values = url.get_all(name)
+        last = values[-1] if values else ""
+        if name in spec.refused or name not in known:
+            _ignored(name, last, spec.refused.get(name, "this page has no such setting"), kept=False)
+            del url[name]
+        elif len(values) > 1:
+            st.warning(f"`{name}` is given {len(values)} times in the link; the last value, `{_shown(last)}`, "
+                       "is used.", icon=":material/link:")
 
 
 def _refusal(spec: FormSpec, values: dict[str, Any]) -> str | None:
@@ -90,6 +119,7 @@ def restore(spec: FormSpec) -> None:
     """Put the form's choices named in the URL into session state: call once, in a session that has not
     drawn the form yet, after its defaults are in state and before its widgets are drawn. Stream choices
     first (then the chosen preset's values), then the fields; each bad value is one `st.warning` line."""
+    _odd_params(spec)
     url = st.query_params
     for name, allowed in spec.choices.items():
         raw = url.get(name)

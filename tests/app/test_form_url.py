@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from core.presets import make_config
 from tests.app.test_pages import _app, env, pretrained  # noqa: F401
 
@@ -84,3 +86,29 @@ def test_a_whole_number_from_a_link_too_large_is_named_so() -> None:
     assert _parse("9" * 13, 1, None) == (None, "a whole number too large")
     assert _parse("3.5", 1, None) == (None, "not a whole number")
     assert _parse("1" * 500, 1, None) == (None, "longer than 100 characters")  # not even read as a number
+
+
+def test_unknown_and_repeated_link_parameters_are_said(env: Path) -> None:  # noqa: F811
+    at = _app("views/train.py", colour="red", seed=["2", "3"])
+    assert not at.exception and not at.error
+    said = [w.value for w in at.warning]
+    assert any("`colour=red`" in w and "no such setting" in w for w in said), said
+    assert any("`seed` is given 2 times" in w and "`3`" in w for w in said), said
+    assert len(said) == 2 and _form(at, "train", "seed") == {"seed": 3}
+    assert "colour" not in at.query_params  # dropped: a refresh does not say it again
+
+
+def test_a_data_path_from_a_link_is_checked_and_pointed_out(env: Path, tmp_path: Path,  # noqa: F811
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "mnist.npz").write_bytes(b"not checked until Start")
+    monkeypatch.setenv("HYPERMASK_DATA_DIRS", str(data))
+    outside = _app("views/train.py", source="/etc/passwd")
+    said = " ".join(w.value for w in outside.warning)
+    assert "`source=/etc/passwd`" in said and "not inside the configured data folders" in said
+    assert _form(outside, "train", "source") == {"source": "bundled"}
+    assert not any("comes from the link" in i.value for i in outside.info)
+    inside = _app("views/train.py", source=str(data / "mnist.npz"))
+    assert not inside.warning and _form(inside, "train", "source") == {"source": str(data / "mnist.npz")}
+    assert any("comes from the link" in i.value for i in inside.info)

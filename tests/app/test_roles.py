@@ -98,3 +98,11 @@ def test_a_start_beyond_capacity_waits_in_the_queue(hall: Path, monkeypatch: pyt
     assert len(launcher.QUEUE.queued()) == 1
     second.button(key="train_queue_cancel").click().run()
     assert not launcher.QUEUE.queued() and not any("Queued" in i.value for i in second.info)
+
+
+def test_a_visitors_link_names_no_data_path(hall: Path) -> None:
+    at = _app("views/train.py", source="/etc/passwd")
+    assert not at.exception
+    said = " ".join(w.value for w in at.warning)
+    assert "`source=/etc/passwd`" in said and "only the presenter names a data path" in said
+    assert at.text_input(key="train_source").value == "bundled" and "source" not in at.query_params

@@ -267,6 +267,7 @@ def test_cli_analyze_prints_the_summary(runs, capsys) -> None:
 
 @pytest.mark.parametrize("args, needle", [
     (["/nonexistent/run"], "is not a folder"),
+    (["NOT_A_RUN"], "cannot analyze"),  # a folder without the run's files: named, with what is missing
     (["RUN", "--seeds", "0"], "--seeds 0"),
     (["RUN", "--threads", "0"], "--threads 0"),
     (["RUN", "--data", "/nonexistent/mnist.npz"], "/nonexistent/mnist.npz"),
@@ -278,9 +279,14 @@ def test_cli_analyze_bad_input(runs, tmp_path, capsys, args, needle) -> None:
         cfg = json.loads((d / "config.json").read_text())
         cfg["config"]["data"]["benchmark"] = "split-mnist"
         (d / "config.json").write_text(json.dumps(cfg))
-    assert main(["analyze", *[str(d) if a == "RUN" else a for a in args], "--refresh"]) == 2
+    empty = tmp_path / "not-a-run"
+    empty.mkdir()
+    named = {"RUN": str(d), "NOT_A_RUN": str(empty)}
+    assert main(["analyze", *[named.get(a, a) for a in args], "--refresh"]) == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
+    if args == ["NOT_A_RUN"]:
+        assert f"{empty}: config.json is missing" in err
 
 
 def test_data_other_than_the_runs_is_refused(runs, tmp_path) -> None:
