@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-SLOTS = 1  # one interpreter lock: a second slot only makes two visitors share it (measured: no better)
+SLOTS = 1  # one interpreter lock: a second slot only makes two visitors share it (no faster)
 MAX_WAIT_S = 3.0
 
 _SLOTS = threading.BoundedSemaphore(SLOTS)

@@ -113,7 +113,7 @@ def train_threads() -> int:
     """torch threads of an app training process: `HYPERMASK_TRAIN_THREADS` if set, else half the CPU
     cores (at least 1), leaving the rest to the Streamlit server and the browser. On 2 cores that is
     1: two OpenMP threads that must meet at every barrier stall whenever the UI takes either core
-    (measured 14 ms/iteration against 6.5 with one thread, Split MNIST demo)."""
+    (figures: benchmarks/train_speed.py and the README)."""
     raw = os.environ.get("HYPERMASK_TRAIN_THREADS", "").strip()
     if not raw:
         return max(1, (os.cpu_count() or 2) // 2)

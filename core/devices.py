@@ -86,7 +86,7 @@ def idle_cores(window: float = 0.2) -> int:
 
 
 #: Trained parameters below which a step is too small to share out: one thread is as fast as two
-#: (Split MNIST demo on 2 cores: 4.0–4.3 against 3.8–4.0 ms/iteration) and its results do not depend
+#: (benchmarks/train_speed.py, Split MNIST demo on 2 cores) and its results do not depend
 #: on how busy the machine was at the start.
 SMALL_STEP = 4_000_000
 
@@ -98,8 +98,8 @@ def default_threads(n_params: int | None = None) -> int:
     A float sum's order, and so a run's last digits, depends on the thread count: a run is
     reproducible for a given `--threads`, which metrics.json records ("device": "cpu (2 threads)").
     With one thread per core and another program busy on one of them, PyTorch's OpenMP threads wait
-    for each other at every parallel region: measured on 2 cores with one taken (benchmarks/
-    train_speed.py), the Split MNIST paper step went from 52 ms with one thread to 148 ms with two.
+    for each other at every parallel region, and two threads are slower than one (benchmarks/
+    train_speed.py, 2 cores with one taken; figures in the README).
     """
     if n_params is not None and n_params < SMALL_STEP:
         return 1

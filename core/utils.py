@@ -22,8 +22,8 @@ def seed_everything(seed: int) -> None:
 def tune_allocator() -> None:
     """Keep freed large blocks in the process (glibc `mallopt`) instead of returning them to the OS.
 
-    Without it, every step's ~48 MB hypernetwork gradient is a fresh `mmap` whose page faults cost
-    ~20 ms on 2 cores (measured by benchmarks/train_speed.py). Linux/glibc only; a no-op elsewhere
+    Without it, every step's large hypernetwork gradient (tens of MB) is a fresh `mmap` whose page
+    faults cost time on every step (benchmarks/train_speed.py). Linux/glibc only; a no-op elsewhere
     and on repeated calls.
     """
     global _TUNED

@@ -146,8 +146,8 @@ def resume_run(run_dir: str | Path, threads: int | None = None) -> str:
 
 def prewarm() -> None:
     """Get ready for a Start while the user fills in a form: start the forkserver training processes
-    are forked from (`core.engine.processes`; it imports PyTorch and the loop once, about 3.5 s on
-    2 cores, so a run trains at once), and import the training loop here too (PyTorch, 1.3 s), which
+    are forked from (`core.engine.processes`; it imports PyTorch and the loop once, seconds on a
+    small machine, so a run trains at once), and import the training loop here too (PyTorch), which
     `start_runs` checks each run with. Both in the background; cheap once done."""
     _import_training_loop_once()
     processes.warm_up()

@@ -4,7 +4,7 @@ forked from it, ready to train. On a platform without forkserver, processes are 
 
 The forkserver is started by `warm_up()` (e.g. while a user fills in the Train form) or by the first
 run; it holds about 0.4 GB and ends with this process. Once it has started a process (`ready()`), a
-run's process is started on the caller's thread (about 30 ms), not on a background thread that would
+run's process is started on the caller's thread (a fork: quick), not on a background thread that would
 wait its turn for the interpreter lock behind the page being drawn.
 
 As with any multiprocessing start method but fork, a main script given by path is run again (as

@@ -60,8 +60,8 @@ class WideOutputLinear(torch.autograd.Function):
 
     The input gradient ∂L/∂x = g W reduces over N_out (hundreds of thousands, for B of 1 + t task
     embeddings): one BLAS call for that runs on one core, bound by its memory bandwidth. Split into
-    `_CHUNKS` slices of N_out, summed after one batched product, it runs on every core (measured on 2
-    cores, Split MNIST paper preset, B = 5: 8.3 → 2.4 ms; B = 1: 2.6 → 2.1 ms). Weight and bias
+    `_CHUNKS` slices of N_out, summed after one batched product, it runs on every core
+    (benchmarks/train_speed.py). Weight and bias
     gradients are as autograd computes them for `F.linear`. Same values as `nn.Linear` up to float
     summation order.
     """
