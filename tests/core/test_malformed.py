@@ -280,7 +280,8 @@ def test_cli_usage_errors_are_one_line(tmp_path, capsys) -> None:
 def test_cli_on_malformed_run_folders_is_one_line(saved, tmp_path, capsys) -> None:
     bad = _copy(saved, tmp_path)
     (bad / "config.json").write_bytes(DEEP)
-    assert _cli(capsys, "analyze", str(bad)).startswith("error: config.json is nested too deeply to read")
+    assert _cli(capsys, "analyze", str(bad)).startswith(
+        f"error: cannot analyze {bad}: config.json is nested too deeply to read")
     assert _cli(capsys, "train", "--resume", str(bad)).startswith(
         f"error: cannot resume {bad}: config.json is nested too deeply to read")
     (bad / "config.json").write_bytes((saved / "config.json").read_bytes())
