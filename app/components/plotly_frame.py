@@ -45,7 +45,10 @@ _MOUNT = st.components.v2.component("hm_plotly_live", js=_LOADER_JS + "\n" + REN
                                     isolate_styles=False)
 # The early load as a script of the page's own (our constant text, no user input), run as soon as the
 # element is drawn: a component's code runs later, once its module is loaded after the page's first render.
-_PRELOAD_HTML = f"<script>(function () {{\n{_LOADER_JS}\nloadPlotly().catch(function () {{}});\n}})();</script>"
+# Its element is hidden (an empty element would still take a gap's height at the top of every page).
+_PRELOAD_HTML = ('<style>[data-testid="stElementContainer"]:has(script#hm-plotly-preload) { display: none; }</style>'
+                 f'<script id="hm-plotly-preload">(function () {{\n{_LOADER_JS}\nloadPlotly().catch(function () {{}});\n}})();'
+                 '</script>')
 
 
 def can_draw(fig: go.Figure) -> bool:
@@ -104,8 +107,8 @@ def preload() -> None:
     """Start fetching and evaluating the vendored plotly.js now, instead of when the page's first
     chart element arrives: called once per script run, first (`app.main`), so the browser loads it
     while the session waits for its page slot and while the page is built, and a live curve that
-    comes later is drawn as soon as it comes. An `st.html` element with only a script (Streamlit
-    shows it nowhere)."""
+    comes later is drawn as soon as it comes. An `st.html` element with a script and the style
+    rule that hides the element's container."""
     st.html(_PRELOAD_HTML, unsafe_allow_javascript=True)
 
 

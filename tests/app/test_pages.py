@@ -134,6 +134,7 @@ def test_overview_shows_pretrained_comparison(env: Path) -> None:
     # the page's first element starts loading plotly.js (a script of the page's own, run at once)
     first = at.get("html")[0].proto
     assert first.unsafe_allow_javascript and "loadPlotly()" in first.body and "plotly-hm.min.js" in first.body
+    assert ":has(script#hm-plotly-preload) { display: none; }" in first.body  # no gap above the title
     at.session_state["overview_matrices"] = True  # the reader opens the folded matrices
     at.session_state["overview_formulas"] = True  # and the formulas
     at.run()
