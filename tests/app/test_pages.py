@@ -18,7 +18,6 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-
 from core import events as ev
 from core.runs import export_bundle
 from core.config import DataConfig, HyperConfig, MaskConfig, RunConfig, TargetConfig, TrainConfig
