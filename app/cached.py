@@ -135,6 +135,23 @@ _FIGURES_MAX = 128
 _FIGURES_LOCK = threading.Lock()
 
 
+class Same:
+    """A key part that stands for one object by identity (`is`), not by value: cheap to hash where
+    the value is large or unhashable (a run's events as `events` returns them, the same tuple while
+    the file is unchanged). The key holds the object, so its identity is not reused while cached."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Same) and other.obj is self.obj
+
+
 def shared_figure(key: Hashable, build: Callable[[], go.Figure]) -> go.Figure:
     """The figure `build()` makes, built once per server for `key` and shared by every session that
     shows the same thing (the Overview's shipped runs, a saved comparison): a room of visitors costs

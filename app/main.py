@@ -6,12 +6,13 @@ shows a shipped pretrained comparison, so something meaningful appears before an
 
 from __future__ import annotations
 
-import functools
+import os
 import sys
-import threading
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+# This file runs again for every page a session opens: `abspath`, not `resolve` (a system call per
+# path component, every time).
+ROOT = Path(os.path.abspath(__file__)).parents[1]
 if str(ROOT) not in sys.path:  # `streamlit run app/main.py` puts app/ on the path, not the repo root
     sys.path.insert(0, str(ROOT))
 
@@ -27,7 +28,7 @@ from app.components.config_form import keep_form_values  # noqa: E402
 
 # Not "pages/": that folder name switches Streamlit to its legacy multipage mode, which runs a
 # deep-linked page (e.g. a refresh of /train) without this entry point.
-PAGES_DIR = Path(__file__).resolve().parent / "views"
+PAGES_DIR = ROOT / "app" / "views"
 FAVICON = ROOT / "assets" / "favicon.png"
 
 
@@ -64,18 +65,15 @@ def _main() -> None:
     page.run()
 
 
-@functools.cache
-def _get_training_ready_soon(delay_s: float = 1.0) -> None:
-    """Once per server, shortly after its first page has run: start the forkserver that training
-    processes are forked from (`core.engine.launcher.prewarm`). Its imports take seconds on a slow
-    2-core machine (at the training processes' lower priority, `core.engine.preload`); begun at a
-    page's first Start they would delay that run's first curve. Not before the first page: they
+def _get_training_ready_soon() -> None:
+    """Once per server, a second after its first page has run: start the forkserver that training
+    processes are forked from (`core.engine.launcher.prewarm_soon`). Its imports take seconds on a
+    slow 2-core machine (at the training processes' lower priority, `core.engine.preload`); begun at
+    a page's first Start they would delay that run's first curve. Not before the first page: they
     would delay its first chart."""
     from core.engine import launcher
 
-    timer = threading.Timer(delay_s, launcher.prewarm)
-    timer.daemon = True
-    timer.start()
+    launcher.prewarm_soon(1.0)
 
 
 # Streamlit runs this script as `__main__`. A training process started while it runs (the Start

@@ -100,8 +100,9 @@ def draw_comparison(runs: Mapping[str, Sequence[ev.Event]], prefix: str,
         """Live: rebuilt only when the events it is drawn from (or `extra`) change (the fragment reruns often).
         Saved runs: built once per server and shared by every session showing the same runs (and `extra`)."""
         if not live_view:
-            drawn_from = tuple((label, run_state.run_dir(recs), len(recs), str(recs[-1]) if recs else "")
-                               for label, recs in runs.items())
+            # The events object (one per file version, `cached.events`) and its length (a run this
+            # server trained appends to its list): no need to look at the events themselves.
+            drawn_from = tuple((label, cached.Same(recs), len(recs)) for label, recs in runs.items())
             return cached.shared_figure((key, drawn_from, total, repr(extra)), build)
         sig = tuple((label, live.signature(recs, kinds)) for label, recs in runs.items())
         return state.memo_figure(key, (sig, total, extra), build)

@@ -154,6 +154,16 @@ def prewarm() -> None:
 
 
 @functools.cache
+def prewarm_soon(delay_s: float = 1.0) -> None:
+    """`prewarm` on a background timer `delay_s` seconds from now, once per process: later calls do
+    nothing (the app calls it after every page; its page scripts are re-run, so a guard there would
+    not last)."""
+    timer = threading.Timer(delay_s, prewarm)
+    timer.daemon = True
+    timer.start()
+
+
+@functools.cache
 def _import_training_loop_once() -> None:
     """Import core.engine.loop on a background thread, once per process (it imports no pandas)."""
     threading.Thread(target=importlib.import_module, args=("core.engine.loop",), name="hypermask-import",

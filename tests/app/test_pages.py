@@ -201,7 +201,7 @@ def test_train_start_pause_stop(env: Path) -> None:
     at.button(key="train_pause").click().run()
     _poll(at, lambda a: "**paused**" in _status(a))
     assert at.button(key="train_resume").disabled is False
-    n_eval = _n_evaluated()
+    n_eval = _settled_evaluations()
     at.button(key="train_step").click().run()  # one evaluation interval, then paused again
     _poll(at, lambda a: "**paused**" in _status(a) and _n_evaluated() == n_eval + 1)
     at.button(key="train_stop").click().run()
@@ -228,6 +228,20 @@ def test_train_start_pause_stop(env: Path) -> None:
 
 def _n_evaluated() -> int:
     return sum(isinstance(e, ev.Evaluated) for e in _events())
+
+
+def _settled_evaluations(quiet_s: float = 2.0, timeout: float = 60.0) -> int:
+    """The number of evaluations once none has come for `quiet_s`: the page says "paused" as soon as
+    the pause is asked for, and the training process may finish an evaluation it was in."""
+    end = time.time() + timeout
+    n = _n_evaluated()
+    while time.time() < end:
+        time.sleep(quiet_s)
+        m = _n_evaluated()
+        if m == n:
+            return n
+        n = m
+    raise AssertionError(f"evaluations still coming after {timeout} s of pause")
 
 
 def _events() -> list[ev.Event]:

@@ -56,3 +56,17 @@ def test_events_are_read_again_when_the_file_changes(tmp_path: Path) -> None:
     (tmp_path / "events.jsonl").write_text("\n".join(lines[:5]) + "\n")
     os.utime(tmp_path / "events.jsonl", ns=(1, 10**18))
     assert len(cached.events(tmp_path)) == 5
+
+
+def test_same_keys_an_object_by_identity_not_by_value(tmp_path: Path) -> None:
+    a, b = [1.0, [2.0]], [1.0, [2.0]]  # equal values, unhashable
+    assert cached.Same(a) == cached.Same(a) and hash(cached.Same(a)) == hash(cached.Same(a))
+    assert cached.Same(a) != cached.Same(b) and cached.Same(a) != a
+    # what a saved comparison's figures are keyed by: a run's events, the same tuple until the file changes
+    src = Path(paths.read_manifest()[0].path)
+    (tmp_path / "events.jsonl").write_bytes((src / "events.jsonl").read_bytes())
+    key = cached.Same(cached.events(tmp_path))
+    assert {key: 1}.get(cached.Same(cached.events(tmp_path))) == 1
+    (tmp_path / "events.jsonl").write_text((src / "events.jsonl").read_text().splitlines()[0] + "\n")
+    os.utime(tmp_path / "events.jsonl", ns=(1, 10**18))
+    assert {key: 1}.get(cached.Same(cached.events(tmp_path))) is None

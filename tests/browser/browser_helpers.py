@@ -304,13 +304,39 @@ window.__hmPlotDiv = function (key) {
 FIRST_CHART_JS = """
 if (window === window.top) {
   window.__hmFirstChart = null;
+  // Milliseconds since navigation start: the page's first element, plotly.js ready, the first chart;
+  // and the main thread's long tasks (over 50 ms) until then.
+  const marks = window.__hmMarks = {element: null, plotly: null, chart: null, longTasksMs: 0, longTasks: 0};
+  try {
+    new PerformanceObserver((list) => {
+      if (marks.chart !== null) return;
+      for (const e of list.getEntries()) { marks.longTasksMs += e.duration; marks.longTasks += 1; }
+    }).observe({type: 'longtask', buffered: true});
+  } catch (e) { marks.longTasks = null; }
   const timer = setInterval(() => {
+    const now = performance.now();
+    if (marks.element === null && document.querySelector('[data-testid="stMain"] [data-testid="stElementContainer"]'))
+      marks.element = now;
+    if (marks.plotly === null && window.Plotly) marks.plotly = now;
     if (document.querySelector('.js-plotly-plot g.trace')) {
-      window.__hmFirstChart = performance.timeOrigin + performance.now();
+      marks.chart = now;
+      window.__hmFirstChart = performance.timeOrigin + now;
       clearInterval(timer);
     }
   }, 20);
 }
+"""
+
+LOAD_BREAKDOWN_JS = """
+const m = window.__hmMarks || {};
+const nav = performance.getEntriesByType('navigation')[0] || {};
+const res = performance.getEntriesByType('resource');
+const last = (pred) => Math.max(0, ...res.filter(pred).map((e) => e.responseEnd));
+const pl = res.filter((e) => e.name.includes('plotly-hm'))[0];
+return {html: nav.responseEnd, dom_ready: nav.domContentLoadedEventEnd, scripts: last((e) => e.initiatorType === 'script'
+        && !e.name.includes('plotly-hm')), first_element: m.element, plotly_fetch_start: pl ? pl.startTime : null,
+        plotly_fetched: pl ? pl.responseEnd : null, plotly_ready: m.plotly, first_chart: m.chart,
+        long_tasks_ms: m.longTasksMs, long_tasks: m.longTasks};
 """
 
 
@@ -325,6 +351,22 @@ def first_chart_time(driver: Any) -> float | None:
     `watch_first_chart` before the page was opened."""
     t = driver.execute_script("return window.__hmFirstChart === undefined ? null : window.__hmFirstChart;")
     return None if t is None else float(t) / 1000.0
+
+
+def load_breakdown(driver: Any) -> dict[str, float | None]:
+    """Where the current page's load went, in seconds since its navigation started: the HTML
+    (`html`), DOMContentLoaded (`dom_ready`), the last of Streamlit's own scripts (`scripts`), the
+    page's first element (`first_element`), plotly.js fetch start / fetched / evaluated
+    (`plotly_fetch_start`, `plotly_fetched`, `plotly_ready`), the first drawn chart (`first_chart`);
+    and the main thread's long tasks until the first chart (`long_tasks_s`, `long_tasks`: total
+    seconds and count). None where a step has not happened. Needs `watch_first_chart` before the page
+    was opened."""
+    raw = driver.execute_script(LOAD_BREAKDOWN_JS)
+    out: dict[str, float | None] = {}
+    for k, v in raw.items():
+        k = "long_tasks_s" if k == "long_tasks_ms" else k
+        out[k] = None if v is None else (float(v) if k == "long_tasks" else float(v) / 1000.0)
+    return out
 
 
 def plot_div_script(body: str) -> str:

@@ -48,3 +48,21 @@ def test_stop_ends_a_run_saved_as_stopped(tmp_path) -> None:
         run.join(0.1)
     launcher.control([d], "stop")
     assert run.join(WAIT_S) and run.status() == "stopped"
+
+
+def test_prewarm_soon_starts_one_timer_however_often_it_is_called(monkeypatch) -> None:
+    import threading
+    import time
+
+    calls: list[float] = []
+    done = threading.Event()
+    monkeypatch.setattr(launcher, "prewarm", lambda: (calls.append(time.monotonic()), done.set()))
+    launcher.prewarm_soon.cache_clear()
+    try:
+        for _ in range(5):  # as every page of the app calls it
+            launcher.prewarm_soon(0.05)
+        assert done.wait(30)
+        time.sleep(0.3)
+        assert len(calls) == 1
+    finally:
+        launcher.prewarm_soon.cache_clear()
