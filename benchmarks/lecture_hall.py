@@ -9,9 +9,10 @@
    protocol-level sessions (Streamlit's own websocket protocol, `streamlit.proto`: a session asks for
    the page and reads its messages until the script finishes, as a browser's first load does, without
    drawing) come every `--every` seconds (0: back to back) until the runs end; a real headless
-   Chromium, started beforehand, opens the page at the same moment as the first wave. Reported: time to the first chart message (median,
-   worst) per wave, the browser's first drawn chart with where its time went (`load_breakdown`),
-   and the runs' ms/iteration against 1 (goal ≥ 80 % of the throughput).
+   Chromium, started beforehand, opens the page at the same moment as the first wave. Reported: time
+   to the first chart message (median, worst) per wave, the browser's first drawn chart with where
+   its time went (`load_breakdown`), the runs' ms/iteration against 1 (goal ≥ 80 % of the
+   throughput), and the CPU seconds of training, server, visitor clients and Chromium meanwhile.
 3. The queue: `--queued` Starts from as many sessions (`core.engine.launcher.submit`, one owner each;
    Split Digits demo runs) on a queue of one slot per core: the positions each was given, and whether
    all finished, none lost, in the order submitted.
@@ -30,6 +31,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -110,12 +112,14 @@ def browser_first_chart(url: str, tmp: Path, out: dict, ready: threading.Event, 
     driver = chrome(tmp / "chrome")
     try:
         watch_first_chart(driver)
+        cpu0 = _cpu_s(_tree(driver.service.process.pid))
         ready.set()
         go.wait(LIMIT_S)
         t0 = time.time()
         driver.get(url + "/")
         out["browser_s"] = wait_for(lambda: first_chart_time(driver), LIMIT_S, "the browser's first chart") - t0
         out["browser_steps"] = load_breakdown(driver)
+        out["cpu_chromium"] = _cpu_s(_tree(driver.service.process.pid)) - cpu0
     finally:
         ready.set()
         driver.quit()
@@ -187,6 +191,8 @@ def visitors_while_training(tmp: Path, n: int, every: float, iters: int) -> dict
         browser = threading.Thread(target=browser_first_chart, args=(srv.url, tmp, out, ready, go), daemon=True)
         browser.start()
         ready.wait(LIMIT_S)  # Chromium started (its own start-up is not a visit)
+        t0, cpu_server, cpu_clients = time.perf_counter(), _cpu_s(_tree(srv.proc.pid)), time.process_time()
+        cpu_training = resource.getrusage(resource.RUSAGE_CHILDREN)
         procs = start_runs(tmp, "hall", iters)
         time.sleep(3)  # the runs past their imports, training
         while any(p.poll() is None for p in procs):
@@ -203,6 +209,10 @@ def visitors_while_training(tmp: Path, n: int, every: float, iters: int) -> dict
         for p in procs:
             p.wait(LIMIT_S * 5)
         browser.join(LIMIT_S)
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out["cpu"] = {"wall": time.perf_counter() - t0, "server": _cpu_s(_tree(srv.proc.pid)) - cpu_server,
+                      "clients": time.process_time() - cpu_clients,
+                      "training": ru.ru_utime + ru.ru_stime - cpu_training.ru_utime - cpu_training.ru_stime}
     out["ms"] = ms_per_iter(tmp, "hall")
     return out
 
@@ -270,6 +280,11 @@ def main() -> int:
         print(f"  where its time went, s after it asked for the page: {_steps(hall['browser_steps'])}")
     print(f"training: {statistics.mean(hall['ms']):.1f} ms/iteration with visitors against "
           f"{statistics.mean(alone):.1f} alone ({', '.join(f'{m:.1f}' for m in alone)}): throughput {100 * thr:.0f} % (≥ 80 %: {'yes' if thr >= 0.8 else 'NO'})")
+    c = hall["cpu"]
+    print(f"  CPU seconds while the runs trained with visitors ({c['wall']:.0f} s wall, {os.cpu_count()} cores): "
+          f"training {c['training']:.1f}, server {c['server']:.1f}, protocol-level visitor clients (this script) "
+          f"{c['clients']:.1f}, Chromium {hall.get('cpu_chromium', float('nan')):.1f}. In a real room the visitors' "
+          "clients and browsers run on their own laptops, not on the server")
     if q is not None:
         print(f"queue ({q['capacity']} slots): positions given {q['positions']}; states {sorted(set(q['states']))}; "
               f"all finished in order: {'yes' if q['in_order'] and set(q['states']) == {'finished'} else 'NO'}")
