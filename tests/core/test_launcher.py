@@ -2,6 +2,8 @@
 a folder is made, a compare group that trains to the end in child processes, and stop."""
 
 import os
+import threading
+import time
 
 import pytest
 import torch
@@ -51,9 +53,6 @@ def test_stop_ends_a_run_saved_as_stopped(tmp_path) -> None:
 
 
 def test_prewarm_soon_starts_one_timer_however_often_it_is_called(monkeypatch) -> None:
-    import threading
-    import time
-
     calls: list[float] = []
     done = threading.Event()
     monkeypatch.setattr(launcher, "prewarm", lambda: (calls.append(time.monotonic()), done.set()))
