@@ -15,7 +15,7 @@ from typing import Any
 
 from core import events as ev
 from core.config import check_threads
-from core.runs import LOCK_FILE, EventLog, RunError, list_runs, read_metrics, run_status
+from core.runs import LOCK_FILE, EventLog, RunError, list_runs, lock_held, read_metrics, run_status
 
 Show = Callable[[Any, ev.Event], None]
 PrintResult = Callable[[dict[str, Any]], None]
@@ -23,18 +23,29 @@ PrintResult = Callable[[dict[str, Any]], None]
 RESUME_FLAGS = ("resume", "threads", "quiet", "command")
 
 
-def _died(folder: Path) -> bool:
-    """True when the run's metrics.json says "running" but no process trains it (its lock is free)."""
+#: Seconds a folder with no readable metrics.json and no training process is given to start one.
+START_GRACE_S = 30.0
+
+
+def _no_result_coming(folder: Path) -> str | None:
+    """Why a run whose events.jsonl (read to its end) has no terminal event will not get one, or None
+    while it may: "interrupted" (metrics.json says running or interrupted, and no process holds the
+    run's lock: its process died), "unreadable" (no process, and no readable metrics.json), or the
+    status metrics.json gives ("finished", "stopped", "failed": the run ended, its log lost its end)."""
+    if lock_held(folder) is not False:
+        return None
     try:
-        return run_status(folder, str(read_metrics(folder).get("status"))) == "interrupted"
+        status = str(read_metrics(folder).get("status"))
     except RunError:
-        return False
+        return "unreadable"
+    return "interrupted" if run_status(folder, status) == "interrupted" else status
 
 
 def watch(a: argparse.Namespace, show: Show, print_result: PrintResult, poll_s: float = 0.2) -> int:
     """Run `python -m core watch RUN`: follow the run folder's events.jsonl (`core.runs.EventLog`, the
     channel every reader follows) until its terminal event; returns 0 (finished or stopped), 1 (failed,
-    or interrupted: its process died), 2 (not a run folder), 130 (Ctrl-C: only the watching ends)."""
+    or interrupted: its process died), 2 (not a run folder, or no process trains it and its log has
+    no result: damaged or cut short), 130 (Ctrl-C: only the watching ends)."""
     from tqdm import tqdm
 
     from core import run_state
@@ -50,21 +61,33 @@ def watch(a: argparse.Namespace, show: Show, print_result: PrintResult, poll_s: 
         return 2
     log, seen = EventLog(folder), []
     bar = tqdm(total=0, unit="it", disable=a.quiet)
+    quiet_since = time.monotonic()
     try:
         while run_state.terminal(seen) is None:
             new = log.read_new()
             for e in new:
                 show(bar, e)
             seen += new
-            if not new and _died(folder):
+            if new:
+                quiet_since = time.monotonic()
+                continue
+            why = _no_result_coming(folder)
+            if why == "unreadable" and time.monotonic() - quiet_since < START_GRACE_S:
+                why = None  # a run being started: its process has not claimed the folder yet
+            if why is not None:
                 seen += log.read_all()
-                if run_state.terminal(seen) is None:
-                    bar.close()
+                if run_state.terminal(seen) is not None:
+                    break
+                bar.close()
+                if why == "interrupted":
                     print(f"error: the run in {folder} was interrupted (its process ended without a result); "
                           f"continue it with: python -m core train --resume {folder}", file=sys.stderr)
                     return 1
-            elif not new:
-                time.sleep(poll_s)
+                said = "metrics.json cannot be read" if why == "unreadable" else f"metrics.json says {why!r}"
+                print(f"error: no process trains the run in {folder} and its events.jsonl has no result event "
+                      f"({said}): the log is damaged or cut short", file=sys.stderr)
+                return 2
+            time.sleep(poll_s)
     except KeyboardInterrupt:
         bar.close()
         print("stopped watching; the run goes on", file=sys.stderr)

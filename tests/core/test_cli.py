@@ -120,3 +120,31 @@ def test_watch_refuses_what_is_not_a_run(tmp_path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {tmp_path / 'missing'} is not a folder",
                    f"error: {tmp_path} holds no run (no events.jsonl, and no run has claimed it)"]
+
+
+@pytest.mark.parametrize("damage", ["empty", "cut short", "garbage", "no metrics"])
+def test_watch_ends_on_a_finished_run_whose_log_lost_its_end(tmp_path, capsys, monkeypatch, damage) -> None:
+    """No process trains the run and its events.jsonl will never get a result event: one line, exit 2
+    (it used to wait forever)."""
+    import shutil
+    from pathlib import Path
+
+    from core import cli_runs
+
+    folder = tmp_path / "run"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "pretrained" / "split-digits-hypermask", folder)
+    log = folder / "events.jsonl"
+    if damage == "empty":
+        log.write_bytes(b"")
+    elif damage == "cut short":
+        log.write_text("".join(log.read_text().splitlines(keepends=True)[:5]))
+    else:
+        log.write_bytes(bytes(range(256)) * 64)
+    if damage == "no metrics":
+        (folder / "metrics.json").unlink()
+        monkeypatch.setattr(cli_runs, "START_GRACE_S", 0.5)  # a run being started gets 30 s to claim its folder
+    assert main(["watch", str(folder), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    said = "metrics.json cannot be read" if damage == "no metrics" else "metrics.json says 'finished'"
+    assert err == (f"error: no process trains the run in {folder} and its events.jsonl has no result event "
+                   f"({said}): the log is damaged or cut short\n")
