@@ -119,7 +119,8 @@ def _url_spec(prefix: str, with_method: bool) -> form_url.FormSpec:
     method = (lambda: state.get(_key(prefix, "method"), "hypermask")) if with_method else (lambda: "hypermask")
     choices = {"benchmark": BENCHMARKS, **({"method": METHODS} if with_method else {}), "preset": PRESETS}
     refused = {} if roles.is_presenter() else {
-        form_url.param("source"): "only the presenter names a data path (visitors train on the bundled data)"}
+        form_url.param("source"): "only the presenter names a data path (visitors train on the bundled data)"
+        + ("; sign in as the presenter and it is used" if roles.presenter_password() else "")}
     return form_url.FormSpec(prefix, choices, _defaults(prefix, with_method), fields,
                              lambda: {**_values(_preset_config(prefix)), "hnet": False},
                              lambda v: _check_link(prefix, method(), v), options={"device": DEVICES},
@@ -143,12 +144,28 @@ def _init(prefix: str, with_method: bool) -> None:
         state.init_default(_key(prefix, name), value)
     for name, value in _values(_preset_config(prefix)).items():
         state.init_default(_key(prefix, name), value)
+    pending = f"_{prefix}_link_data"  # a data path in a link opened before signing in as the presenter
     if fresh:
+        link_data = st.query_params.get(form_url.param("source"))
+        if link_data is not None and not roles.is_presenter():
+            state.put(pending, link_data[:form_url.MAX_TEXT])
         form_url.restore(_url_spec(prefix, with_method))
         source = str(state.get(_key(prefix, "source"), "bundled"))
         if source != "bundled" and st.query_params.get(form_url.param("source")) == source:
-            st.info(f"The data path `{source}` comes from the link: check it before you start.",
-                    icon=":material/link:")
+            _from_link(source)
+    elif state.get(pending) is not None and roles.is_presenter():
+        source = str(st.session_state.pop(pending)).strip()
+        problem = roles.data_path_problem(source)
+        if problem:
+            st.warning(f"The link's data path is not used: {problem}.", icon=":material/link_off:")
+        else:
+            state.put(_key(prefix, "source"), source)
+            st.query_params[form_url.param("source")] = source
+            _from_link(source)
+
+
+def _from_link(source: str) -> None:
+    st.info(f"The data path `{source}` comes from the link: check it before you start.", icon=":material/link:")
 
 
 def _number(prefix: str, name: str, *, fmt: str | None = None, step: Any = None, disabled: bool = False) -> Any:

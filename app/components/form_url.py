@@ -7,7 +7,7 @@ preset's value. A new session reads them back before the form's widgets are draw
 the form would not accept (unknown option, not a number, refused by the config's own checks) is said in
 one warning line and the default is kept, never a traceback; so is a parameter the page does not know
 (then dropped from the URL) and one given twice (the last value is used). Parameter names are the
-form's field names (`tasks` for `n_tasks`); each page has its own URL, so Train and Compare never read
+form's field names (`tasks` for `n_tasks`, `data` for the data source, as the CLI's flags); each page has its own URL, so Train and Compare never read
 each other's.
 """
 
@@ -24,7 +24,7 @@ import streamlit as st
 from app import state
 from app.components.presenter import URL_FLAG
 
-_PARAM = {"n_tasks": "tasks"}  # URL name where it is not the field's own
+_PARAM = {"n_tasks": "tasks", "source": "data"}  # URL name where it is not the field's own (as the CLI's)
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 MAX_TEXT = 300  # characters: a text field's value from a link (hidden sizes, a data path)
 #: Parameters every page may carry: presenter mode, and Streamlit's own for an embedded app.

@@ -104,11 +104,11 @@ def test_a_data_path_from_a_link_is_checked_and_pointed_out(env: Path, tmp_path:
     data.mkdir()
     (data / "mnist.npz").write_bytes(b"not checked until Start")
     monkeypatch.setenv("HYPERMASK_DATA_DIRS", str(data))
-    outside = _app("views/train.py", source="/etc/passwd")
+    outside = _app("views/train.py", data="/etc/passwd")
     said = " ".join(w.value for w in outside.warning)
-    assert "`source=/etc/passwd`" in said and "not inside the configured data folders" in said
+    assert "`data=/etc/passwd`" in said and "not inside the configured data folders" in said
     assert _form(outside, "train", "source") == {"source": "bundled"}
     assert not any("comes from the link" in i.value for i in outside.info)
-    inside = _app("views/train.py", source=str(data / "mnist.npz"))
+    inside = _app("views/train.py", data=str(data / "mnist.npz"))
     assert not inside.warning and _form(inside, "train", "source") == {"source": str(data / "mnist.npz")}
     assert any("comes from the link" in i.value for i in inside.info)

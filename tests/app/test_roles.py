@@ -100,9 +100,30 @@ def test_a_start_beyond_capacity_waits_in_the_queue(hall: Path, monkeypatch: pyt
     assert not launcher.QUEUE.queued() and not any("Queued" in i.value for i in second.info)
 
 
-def test_a_visitors_link_names_no_data_path(hall: Path) -> None:
-    at = _app("views/train.py", source="/etc/passwd")
+def test_a_visitors_link_names_no_data_path(hall: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HYPERMASK_DATA_DIRS", str(tmp_path))
+    at = _app("views/train.py", data="/etc/passwd")
     assert not at.exception
     said = " ".join(w.value for w in at.warning)
-    assert "`source=/etc/passwd`" in said and "only the presenter names a data path" in said
-    assert at.text_input(key="train_source").value == "bundled" and "source" not in at.query_params
+    assert "`data=/etc/passwd`" in said and "only the presenter names a data path" in said
+    assert "sign in as the presenter and it is used" in said
+    assert at.text_input(key="train_source").value == "bundled" and "data" not in at.query_params
+    _sign_in(at)  # a path outside the configured data folders: said, not used
+    assert at.text_input(key="train_source").value == "bundled"
+    assert "The link's data path is not used" in " ".join(w.value for w in at.warning)
+
+
+def test_a_presenters_link_opened_before_signing_in_uses_its_data_path(hall: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reload or a new tab is a new session, signed out: the link's data path waits for the sign-in."""
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("HYPERMASK_DATA_DIRS", str(data))
+    at = _app("views/train.py", data=str(data / "mnist.npz"))
+    assert at.text_input(key="train_source").value == "bundled"
+    _sign_in(at)
+    assert not at.exception and at.text_input(key="train_source").value == str(data / "mnist.npz")
+    assert at.query_params["data"] == str(data / "mnist.npz")
+    assert any("comes from the link" in i.value for i in at.info)
+    at.run()  # said once
+    assert not any("comes from the link" in i.value for i in at.info)
