@@ -188,10 +188,30 @@ def test_loss_curves_log_and_linear():
     assert list(ce.y) == [2.0, 1.0, 2.2, 0.8]
     assert list(rh.x) == [100, 149]           # zeros omitted on the log scale
     assert list(rh.y) == pytest.approx([0.01, 0.02])
+    assert fig.layout.yaxis.dtick == 1  # 0.01 … 2.2: over two decades, labelled at powers of ten only
     assert len(_dashed_lines(fig)) == 2
     lin = charts.loss_curves(ev, log_y=False)
     assert lin.layout.yaxis.type != "log"
     assert list(lin.data[1].y) == pytest.approx([0.0, 0.0, 0.01, 0.02])
+
+
+def test_tickets_heatmap_colour_bar_speaks_as_its_cells():
+    from app.components.charts.tickets import labelled_heatmap
+
+    acc = labelled_heatmap([[0.995, 0.41], [0.5, 0.98]], title="t", x_title="mask of task", y_title="task")
+    assert acc.data[0].texttemplate == "%{text}" and acc.data[0].text[0][0] == "99.5"
+    assert acc.data[0].colorbar.tickformat == ".0%"  # 0 %–100 %, as the cells' 99.5
+    raw = labelled_heatmap([[1.0, 2.0]], title="t", x_title="x", y_title="y", percent=False, zmax=None)
+    assert raw.data[0].colorbar.tickformat is None
+
+
+def test_a_log_axis_over_one_decade_keeps_plotlys_labels():
+    fig = go.Figure(go.Scatter(y=[0.5, 1.0, 2.0, None, 0.0]))
+    charts.style.log_y_axis(fig)
+    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick is None
+    fig = go.Figure([go.Scatter(y=[0.5, 1.0]), go.Bar(y=[3, 400])])
+    charts.style.log_y_axis(fig)
+    assert fig.layout.yaxis.dtick == 1
 
 
 def test_loss_of_exactly_zero_is_a_gap_not_a_joined_line():

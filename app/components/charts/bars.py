@@ -9,7 +9,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from app.components.charts.style import MASK_SCALE, PALETTE, finish, task_color
+from app.components.charts.style import MASK_SCALE, PALETTE, finish, log_y_axis, task_color
 
 def neuron_usage(usage: np.ndarray, layer: str, *, title: str | None = None,
                  uirevision: str = "neuron-usage", zmax: float | None = None,
@@ -103,7 +103,7 @@ def mask_histogram(values_per_task: Mapping[int, np.ndarray], thresholds: Mappin
     finish(fig, title=title, x_title="mask value", y_title="count (log scale)" if log_y else "count",
             uirevision=uirevision, height=height, barmode="overlay", bargap=0)
     if log_y:
-        fig.update_yaxes(type="log")
+        log_y_axis(fig)
     return fig
 
 

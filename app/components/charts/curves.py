@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from app.components.charts.style import DASHES, finish, task_color
+from app.components.charts.style import DASHES, finish, log_y_axis, task_color
 from core.run_state import current_run, eval_curves, loss_steps, task_switches
 
 _LOSS_TERMS: tuple[tuple[str, str], ...] = (
@@ -200,7 +200,7 @@ def loss_curves(events: Sequence[Mapping[str, Any]], *, log_y: bool = True,
     finish(fig, title=title, x_title="training iterations",
             y_title="loss (log scale)" if log_y else "loss", uirevision=uirevision, height=height)
     if log_y:
-        fig.update_yaxes(type="log")
+        log_y_axis(fig)
     _empty_axes(fig, "the first logged step", total_steps, log_y=log_y)
     _fix_x_range(fig, total_steps)
     return fig

@@ -158,6 +158,18 @@ def finish(fig: go.Figure, *, title: str, x_title: str, y_title: str, uirevision
     return fig
 
 
+def log_y_axis(fig: go.Figure) -> None:
+    """Make `fig`'s y axis logarithmic. Where its traces' positive y values span two decades or more,
+    it is labelled at powers of ten only: Plotly's own labels there add the minor 2, 3, … 9 of each
+    decade, in small type, which crowds the axis."""
+    ys = [np.asarray([np.nan if v is None else v for v in t.y], dtype=np.float64)
+          for t in fig.data if getattr(t, "y", None) is not None]
+    flat = np.concatenate(ys) if ys else np.empty(0)
+    flat = flat[np.isfinite(flat) & (flat > 0)]
+    wide = flat.size > 0 and float(np.log10(flat.max() / flat.min())) >= 2
+    fig.update_yaxes(type="log", **({"dtick": 1} if wide else {}))
+
+
 def fmt_value(v: float, spec: str) -> str:
     return "" if v is None or not np.isfinite(v) else format(v, spec)
 

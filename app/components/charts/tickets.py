@@ -15,7 +15,8 @@ def labelled_heatmap(matrix: Sequence[Sequence[float | None]], *, title: str, x_
                      x_labels: Sequence[str] | None = None, y_labels: Sequence[str] | None = None,
                      percent: bool = True, zmax: float | None = 1.0, uirevision: str = "tickets-matrix",
                      height: int | None = None) -> go.Figure:
-    """Heatmap of a (rows × columns) matrix, annotated (in % when `percent`), row 0 on top.
+    """Heatmap of a (rows × columns) matrix, annotated (in % when `percent`, its colour bar too), row 0
+    on top.
 
     Args:
         matrix: rows of values (None: blank); accuracies as fractions when `percent`.
@@ -29,6 +30,7 @@ def labelled_heatmap(matrix: Sequence[Sequence[float | None]], *, title: str, x_
     fig = go.Figure(go.Heatmap(
         z=z, x=xs, y=ys, zmin=0.0, zmax=zmax, colorscale=ACC_SCALE if percent else MASK_SCALE,
         text=text_grid(shown, ".1f" if percent else ".3g"), texttemplate="%{text}", xgap=1, ygap=1,
+        colorbar=dict(tickformat=".0%") if percent else None,  # as the cells: in %
         hoverongaps=False, hovertemplate=f"{y_title} %{{y}}, {x_title} %{{x}}: %{{text}}"
                                          f"{' %' if percent else ''}<extra></extra>"))
     finish(fig, title=title, x_title=x_title, y_title=y_title, uirevision=uirevision, height=height)
