@@ -167,6 +167,12 @@ def put(key: str, value: Any) -> None:
     st.session_state[key] = value
 
 
+def short(text: str, limit: int = 40) -> str:
+    """`text` as a message quotes a value from the URL: cut to `limit` characters (a link may carry
+    thousands)."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def from_url(param: str, find: Callable[[str], T | None], unknown: str) -> T | None:
     """What the URL parameter `param` names (`find(value)`; a refresh keeps the URL, so a refresh
     shows the same run), or None without it. A value `find` does not know is said in an info line
@@ -176,7 +182,7 @@ def from_url(param: str, find: Callable[[str], T | None], unknown: str) -> T | N
         return None
     found = find(named)
     if found is None:
-        st.info(unknown.format(named=named), icon=":material/link_off:")
+        st.info(unknown.format(named=short(named)), icon=":material/link_off:")
         del st.query_params[param]
     return found
 

@@ -35,24 +35,31 @@ def max_threads() -> int:
     return 4 * (os.cpu_count() or 1)
 
 
+def _shown(value: object, quote: bool = False, limit: int = 40) -> str:
+    """`value` as an error message shows it (its repr with `quote`), cut to `limit` characters: a
+    400-digit number from a config.json is named, not printed whole."""
+    text = repr(value) if quote else str(value)
+    return text if len(text) <= limit else f"{text[:limit - 3]}... ({len(text)} characters)"
+
+
 def check_threads(n: object, name: str = "threads") -> int:
     """`n` as a torch thread count in [1, `max_threads()`]; raises `ValueError` naming `name` and the
     bad value otherwise (also for non-integers and booleans)."""
     if isinstance(n, bool) or not isinstance(n, int):
-        raise ValueError(f"{name} {n!r}: expected a whole number of threads")
+        raise ValueError(f"{name} {_shown(n, quote=True)}: expected a whole number of threads")
     if not 1 <= n <= max_threads():
-        raise ValueError(f"{name} {n}: must be between 1 and {max_threads()} (4 per CPU core)")
+        raise ValueError(f"{name} {_shown(n)}: must be between 1 and {max_threads()} (4 per CPU core)")
     return n
 
 
 def _check_finite(name: str, value: float) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        raise ValueError(f"{name}={value!r} must be a finite number")
+        raise ValueError(f"{name}={_shown(value, quote=True)} must be a finite number")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ValueError(f"{name}={value!r} is not one of {', '.join(choices)}")
+        raise ValueError(f"{name}={_shown(value, quote=True)} is not one of {', '.join(choices)}")
 
 
 def rename_fields(msg: str, names: Sequence[tuple[str, str]], joiner: str) -> str:
@@ -80,10 +87,10 @@ def parse_sizes(text: str, name: str = "sizes") -> tuple[int, ...]:
 
 def _check_sizes(name: str, sizes: tuple[int, ...], allow_empty: bool = True) -> None:
     if not allow_empty and len(sizes) == 0:
-        raise ValueError(f"{name} must list at least one size, got {sizes!r}")
+        raise ValueError(f"{name} must list at least one size, got {_shown(sizes, quote=True)}")
     for s in sizes:
         if not isinstance(s, int) or isinstance(s, bool) or s < 1:
-            raise ValueError(f"{name} must hold positive integers, got {sizes!r}")
+            raise ValueError(f"{name} must hold positive integers, got {_shown(sizes, quote=True)}")
 
 
 @dataclass(frozen=True)
@@ -102,17 +109,17 @@ class DataConfig:
     def __post_init__(self) -> None:
         _check_choice("benchmark", self.benchmark, BENCHMARKS)
         if not isinstance(self.source, str) or not self.source:
-            raise ValueError(f"data source must be 'bundled' or a path, got {self.source!r}")
+            raise ValueError(f"data source must be 'bundled' or a path, got {_shown(self.source, quote=True)}")
         if self.n_tasks is not None:
             limit = 5 if self.benchmark in ("split-mnist", "split-digits") else 100
             if not 1 <= self.n_tasks <= limit:
-                raise ValueError(f"n_tasks={self.n_tasks} must lie in [1, {limit}] for {self.benchmark}")
+                raise ValueError(f"n_tasks={_shown(self.n_tasks)} must lie in [1, {limit}] for {self.benchmark}")
         if self.pad_to is not None and not 8 <= self.pad_to <= 64:
-            raise ValueError(f"pad_to={self.pad_to} must lie in [8, 64] pixels")
+            raise ValueError(f"pad_to={_shown(self.pad_to)} must lie in [8, 64] pixels")
         if not 0.05 <= self.test_fraction <= 0.5:
-            raise ValueError(f"test_fraction={self.test_fraction} must lie in [0.05, 0.5]")
+            raise ValueError(f"test_fraction={_shown(self.test_fraction)} must lie in [0.05, 0.5]")
         if self.eval_subsample < 10:
-            raise ValueError(f"eval_subsample={self.eval_subsample} must be at least 10")
+            raise ValueError(f"eval_subsample={_shown(self.eval_subsample)} must be at least 10")
 
     @property
     def tasks(self) -> int:
@@ -137,7 +144,7 @@ class TargetConfig:
         _check_sizes("hidden", self.hidden)
         _check_sizes("channels", self.channels, allow_empty=self.arch == "mlp")
         if sum(self.hidden) > 20_000:
-            raise ValueError(f"hidden={self.hidden} is too large (over 20,000 units in all)")
+            raise ValueError(f"hidden={_shown(self.hidden)} is too large (over 20,000 units in all)")
 
 
 @dataclass(frozen=True)
@@ -153,11 +160,11 @@ class HyperConfig:
         object.__setattr__(self, "hidden", tuple(self.hidden))
         _check_sizes("hypernetwork hidden", self.hidden)
         if not 1 <= self.embedding_dim <= 4096:
-            raise ValueError(f"embedding_dim={self.embedding_dim} must lie in [1, 4096]")
+            raise ValueError(f"embedding_dim={_shown(self.embedding_dim)} must lie in [1, 4096]")
         if self.chunk_size is not None and not 16 <= self.chunk_size <= 10_000_000:
-            raise ValueError(f"chunk_size={self.chunk_size} must lie in [16, 10,000,000] or be None")
+            raise ValueError(f"chunk_size={_shown(self.chunk_size)} must lie in [16, 10,000,000] or be None")
         if not 1 <= self.chunk_emb_dim <= 1024:
-            raise ValueError(f"chunk_emb_dim={self.chunk_emb_dim} must lie in [1, 1024]")
+            raise ValueError(f"chunk_emb_dim={_shown(self.chunk_emb_dim)} must lie in [1, 1024]")
 
 
 @dataclass(frozen=True)
@@ -175,11 +182,11 @@ class MaskConfig:
         for name in ("sparsity", "beta", "lam"):
             _check_finite(name if name != "lam" else "lambda", getattr(self, name))
         if not 0.0 <= self.sparsity < 100.0:
-            raise ValueError(f"sparsity p={self.sparsity} must lie in [0, 100)")
+            raise ValueError(f"sparsity p={_shown(self.sparsity)} must lie in [0, 100)")
         if self.beta < 0:
-            raise ValueError(f"beta={self.beta} must be a non-negative number")
+            raise ValueError(f"beta={_shown(self.beta)} must be a non-negative number")
         if self.lam < 0:
-            raise ValueError(f"lambda={self.lam} must be a non-negative number")
+            raise ValueError(f"lambda={_shown(self.lam)} must be a non-negative number")
         _check_choice("l1", self.l1, L1_VARIANTS)
         _check_choice("beta_norm", self.beta_norm, BETA_NORMS)
 
@@ -200,20 +207,20 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check_choice("method", self.method, METHODS)
         if not (isinstance(self.device, str) and (self.device in DEVICES or CUDA_INDEX.fullmatch(self.device))):
-            raise ValueError(f"device={self.device!r} is not one of {', '.join(DEVICES)}, cuda:N")
+            raise ValueError(f"device={_shown(self.device, quote=True)} is not one of {', '.join(DEVICES)}, cuda:N")
         _check_finite("lr", self.lr)
         if not 1 <= self.iters_per_task <= 1_000_000:
-            raise ValueError(f"iters_per_task={self.iters_per_task} must lie in [1, 1,000,000]")
+            raise ValueError(f"iters_per_task={_shown(self.iters_per_task)} must lie in [1, 1,000,000]")
         if not 1 <= self.batch_size <= 65536:
-            raise ValueError(f"batch_size={self.batch_size} must lie in [1, 65536]")
+            raise ValueError(f"batch_size={_shown(self.batch_size)} must lie in [1, 65536]")
         if not 0.0 < self.lr <= 1.0:
-            raise ValueError(f"lr={self.lr} must lie in (0, 1]")
+            raise ValueError(f"lr={_shown(self.lr)} must lie in (0, 1]")
         if not 0 <= self.seed < 2**32:
-            raise ValueError(f"seed={self.seed} must lie in [0, 2^32)")
+            raise ValueError(f"seed={_shown(self.seed)} must lie in [0, 2^32)")
         if self.log_every < 1:
-            raise ValueError(f"log_every={self.log_every} must be at least 1")
+            raise ValueError(f"log_every={_shown(self.log_every)} must be at least 1")
         if self.eval_every < 1:
-            raise ValueError(f"eval_every={self.eval_every} must be at least 1")
+            raise ValueError(f"eval_every={_shown(self.eval_every)} must be at least 1")
 
 
 #: What each field annotation of the config sections accepts from JSON (bool is no number here).
@@ -233,9 +240,7 @@ def _check_json_type(section: str, name: str, annotation: str, value: Any) -> No
         ok = False
     if kinds and not ok:
         want = " or ".join(text for _, text in kinds)
-        shown = json.dumps(value, default=str)
-        raise ValueError(f"config section {section!r}: {name}={shown if len(shown) <= 40 else shown[:37] + '...'} "
-                         f"is not {want}")
+        raise ValueError(f"config section {section!r}: {name}={_shown(json.dumps(value, default=str))} is not {want}")
 
 
 @dataclass(frozen=True)

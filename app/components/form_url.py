@@ -7,8 +7,8 @@ preset's value. A new session reads them back before the form's widgets are draw
 the form would not accept (unknown option, not a number, refused by the config's own checks) is said in
 one warning line and the default is kept, never a traceback; so is a parameter the page does not know
 (then dropped from the URL) and one given twice (the last value is used). Parameter names are the
-form's field names (`tasks` for `n_tasks`, `data` for the data source, as the CLI's flags); each page has its own URL, so Train and Compare never read
-each other's.
+form's field names (`tasks` for `n_tasks`, `data` for the data source, as the CLI's flags); each page
+has its own URL, so Train and Compare never read each other's.
 """
 
 from __future__ import annotations
@@ -81,13 +81,9 @@ def _parse(raw: str, like: Any, options: Sequence[str] | None) -> tuple[Any, str
     return (raw, None) if len(raw) <= MAX_TEXT else (None, f"longer than {MAX_TEXT} characters")
 
 
-def _shown(raw: str) -> str:
-    return raw if len(raw) <= 40 else raw[:40] + "…"
-
-
 def _ignored(name: str, raw: str, why: str, kept: bool = True) -> None:
     tail = "; the default is kept." if kept else "."
-    st.warning(f"Ignored `{name}={_shown(raw)}` from the link: {why}{tail}", icon=":material/link_off:")
+    st.warning(f"Ignored `{name}={state.short(raw)}` from the link: {why}{tail}", icon=":material/link_off:")
 
 
 def _odd_params(spec: FormSpec) -> None:
@@ -103,7 +99,7 @@ def _odd_params(spec: FormSpec) -> None:
             _ignored(name, last, spec.refused.get(name, "this page has no such setting"), kept=False)
             del url[name]
         elif len(values) > 1:
-            st.warning(f"`{name}` is given {len(values)} times in the link; the last value, `{_shown(last)}`, "
+            st.warning(f"`{name}` is given {len(values)} times in the link; the last value, `{state.short(last)}`, "
                        "is used.", icon=":material/link:")
 
 

@@ -186,6 +186,6 @@ def find(name: str | None) -> Lesson | None:
     if not name:
         return None
     name = name.strip().lower()
-    if name.isdigit() and 1 <= int(name) <= len(LESSONS):
+    if name.isdigit() and len(name) <= 3 and 1 <= int(name) <= len(LESSONS):  # int() refuses 4,300+ digits
         return LESSONS[int(name) - 1]
     return next((lesson for lesson in LESSONS if lesson.slug == name), None)

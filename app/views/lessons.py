@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app import state
 from app.components import presenter
 from app.lessons import visuals
 from app.lessons.content import LESSONS, Lesson, find
@@ -43,17 +44,18 @@ def _position() -> tuple[Lesson, int]:
     raw_lesson, raw_step = st.query_params.get("lesson"), st.query_params.get("step")
     lesson = find(raw_lesson) if raw_lesson else LESSONS[0]
     if lesson is None:
-        st.warning(f"No lesson named `{raw_lesson}` (lessons: {', '.join(l.slug for l in LESSONS)}, or 1–"
-                   f"{len(LESSONS)}); starting at the first lesson.", icon=":material/link_off:")
+        st.warning(f"No lesson named `{state.short(raw_lesson)}` (lessons: {', '.join(l.slug for l in LESSONS)}, "
+                   f"or 1–{len(LESSONS)}); starting at the first lesson.", icon=":material/link_off:")
         lesson, raw_step = LESSONS[0], None
     step = 0
     if raw_step:
-        n = int(raw_step) if raw_step.strip().isdigit() else 0
+        digits = raw_step.strip()
+        n = int(digits) if digits.isdigit() and len(digits) <= 6 else 0  # int() refuses over 4,300 digits
         if 1 <= n <= len(lesson.steps):
             step = n - 1
         else:
-            st.warning(f"`step={raw_step}` is not a step of “{lesson.title}” (1–{len(lesson.steps)}); showing "
-                       "step 1.", icon=":material/link_off:")
+            st.warning(f"`step={state.short(raw_step)}` is not a step of “{lesson.title}” "
+                       f"(1–{len(lesson.steps)}); showing step 1.", icon=":material/link_off:")
     _go(lesson, step)
     return lesson, step
 

@@ -112,3 +112,10 @@ def test_a_data_path_from_a_link_is_checked_and_pointed_out(env: Path, tmp_path:
     inside = _app("views/train.py", data=str(data / "mnist.npz"))
     assert not inside.warning and _form(inside, "train", "source") == {"source": str(data / "mnist.npz")}
     assert any("comes from the link" in i.value for i in inside.info)
+
+
+def test_a_very_long_link_value_is_quoted_cut_short(env: Path) -> None:  # noqa: F811
+    at = _app("views/train.py", run="x" * 5000, iters="9" * 5000)
+    assert not at.exception
+    said = " ".join(m.value for m in [*at.info, *at.warning])
+    assert f"`{'x' * 40}…`" in said and f"`iters={'9' * 40}…`" in said and "x" * 41 not in said

@@ -45,7 +45,9 @@ def test_lesson_and_step_live_in_the_url(env: Path) -> None:  # noqa: F811
 
 @pytest.mark.parametrize("lesson, step, message", [("nope", "2", "No lesson named `nope`"),
                                                    ("masks", "9", "`step=9` is not a step"),
-                                                   ("masks", "-1", "`step=-1` is not a step")])
+                                                   ("masks", "-1", "`step=-1` is not a step"),
+                                                   ("9" * 5000, "2", f"No lesson named `{'9' * 40}…`"),
+                                                   ("masks", "7" * 5000, f"`step={'7' * 40}…` is not a step")])
 def test_a_bad_lesson_or_step_in_the_url_is_said_and_starts_over(env: Path, lesson: str, step: str,  # noqa: F811
                                                                  message: str) -> None:
     at = _lesson(lesson, step)

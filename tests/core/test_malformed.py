@@ -80,6 +80,8 @@ def test_a_malformed_json_file_in_a_run_folder_is_one_line(saved, tmp_path, name
     ("metrics.json", {"data": None, "tasks_done": True}, "metrics.json: tasks_done='True' does not fit"),
     ("metrics.json", {"data": [1]}, "metrics.json: data='[1]' is not an object"),
     ("metrics.json", {"bwt": "x" * 1000}, "metrics.json: bwt='xxxxxxxx"),
+    ("config.json", {"train": {"iters_per_task": 10 ** 400}}, "config.json: iters_per_task=" + "1" + "0" * 36
+                                                              + "... (401 characters) must lie in [1, 1,000,000]"),
 ])
 def test_wrong_types_in_a_run_folder_are_one_line(saved, tmp_path, name: str, change: dict, expected: str) -> None:
     bad = _copy(saved, tmp_path)
