@@ -328,6 +328,9 @@ def analyze(a: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(format_tickets(result))
+    if result["cache"] == "reused" and a.data is not None:
+        print(f"note: --data {a.data} was not read: these results come from {CACHE_FILE} (--refresh computes them "
+              "again from the data)", file=sys.stderr)
     cache = {"reused": f"read from {CACHE_FILE}", "written": f"saved as {CACHE_FILE}"}.get(result["cache"], result["cache"])
     print(f"{time.perf_counter() - started:.1f} s (the analyses took {result['seconds']:.1f} s when computed); {cache}")
     return 0

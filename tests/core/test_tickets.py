@@ -263,6 +263,10 @@ def test_cli_analyze_prints_the_summary(runs, capsys) -> None:
     assert "task-identity inference by lowest entropy" in out and "saved as tickets.json" in out
     assert main(["analyze", str(runs["finetune"])]) == 0
     assert "cross-mask accuracy: not defined" in capsys.readouterr().out
+    # from the cache: a --data given anyway is not read, and the user is told so
+    assert main(["analyze", str(runs["hypermask"]), "--seeds", "2", "--data", "/no/such/loop"]) == 0
+    said = capsys.readouterr()
+    assert "read from tickets.json" in said.out and said.err.startswith("note: --data /no/such/loop was not read")
 
 
 @pytest.mark.parametrize("args, needle", [
