@@ -75,7 +75,7 @@ if choice is not None:
             st.info(dr["reason"])
         else:
             ui.chart(figs["drift"], "tickets_drift",
-                     "1.00 means the mask did not move while later tasks trained (the hypernetwork regulariser at work).")
+                     "100 % means the mask did not move while later tasks trained (the hypernetwork regulariser at work).")
         st.subheader("Task id inferred (class-incremental)")
         if inf.get("reason"):
             st.info(inf["reason"])
