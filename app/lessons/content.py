@@ -100,7 +100,7 @@ REGULARISERS = Lesson("regularisers", "3 · How HyperMask keeps old tasks",
          "task, by Jaccard overlap of the kept weights.",
          "mask_drift",
          "Find the lowest value in the table.",
-         "Values near 1.00: the hypernetwork still makes almost the same mask for old tasks."),
+         "Values near 100 %: the hypernetwork still makes almost the same mask for old tasks."),
     Step("Live ablation: β = 0 and λ = 0",
          "Switch one regulariser off at a time and train the same short task stream (Split Digits, tiny "
          "networks, a few seconds each): the full method, β = 0 and λ = 0.",
