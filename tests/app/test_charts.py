@@ -410,3 +410,16 @@ def test_sweep_boxes_and_grid_heatmap():
     assert (z.zmin, z.zmax) == (0.90, 0.97)  # the scale spans the values shown: a few points apart stay apart
     assert z.text[1][1] == "97.0" and z.text[0][1] == ""
     assert hm.layout.xaxis.title.text == "sparsity" and "NaN" not in hm.to_json()
+
+
+def test_for_projector_recolours_threshold_lines_as_their_legend_and_sets_a_colourway():
+    from app.components.charts.style import OKABE_ITO, for_projector
+
+    vals = {0: np.linspace(0, 1, 50), 1: np.linspace(0, 1, 50)}
+    fig = for_projector(charts.mask_histogram(vals, {0: 0.2, 1: 0.4}, bins=10))
+    legend = {t.name.split(" =")[0]: t.line.color for t in fig.data if t.name.startswith("τ")}
+    lines = [s.line.color for s in fig.layout.shapes]
+    assert lines == [legend["τ task 0"], legend["τ task 1"]] and set(lines) <= set(OKABE_ITO)
+    assert fig.data[0].marker.color == lines[0]  # the bars of task 0 too
+    loss = for_projector(charts.loss_curves(_events_two_tasks()))
+    assert list(loss.layout.colorway) == list(OKABE_ITO) and loss.layout.yaxis.dtick == 1

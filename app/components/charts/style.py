@@ -87,7 +87,8 @@ PROJECTOR_HEIGHT = 620  # px: the least height of a chart in presenter mode
 
 def for_projector(fig: go.Figure) -> go.Figure:
     """A copy of `fig` for a projector: large type everywhere (title, axis titles, tick labels,
-    legend, colour bars, annotations, heatmap cell text), the task palette replaced by Okabe–Ito,
+    legend, colour bars, annotations, heatmap cell text), the task palette replaced by Okabe–Ito (in
+    traces, line shapes and the colourway of traces without a colour of their own),
     thicker lines, log axes labelled at powers of ten only (no minor "2", "5" labels), and at least
     PROJECTOR_HEIGHT px tall. `fig` itself is not changed (figures may be cached and shared)."""
     out = go.Figure(fig)
@@ -119,6 +120,10 @@ def for_projector(fig: go.Figure) -> go.Figure:
             trace.textfont = dict(size=base)
         if getattr(trace, "colorbar", None) is not None and trace.type in ("heatmap",):
             trace.colorbar.tickfont = dict(size=base - 2)
+    for shape in out.layout.shapes or ():  # task-coloured lines drawn as shapes (the τ thresholds)
+        if shape.line is not None and isinstance(shape.line.color, str) and shape.line.color.lower() in swap:
+            shape.line.color = swap[shape.line.color.lower()]
+    out.update_layout(colorway=list(OKABE_ITO))  # traces without a colour of their own (the loss terms)
     return out
 
 
