@@ -75,7 +75,8 @@ MASKS = Lesson("masks", "2 · Semi-binary masks",
          "reading it are kept for that task.",
          "input_masks",
          "Compare task 0 (0 vs 1) with task 4 (8 vs 9).",
-         "Bright pixels sit where the task's digits differ; the border, blank in every digit, is dark."),
+         "Each task keeps its own pattern over the centre, where the strokes are. The border holds no ink in "
+         "any image, so whatever is kept there cannot tell two digits apart."),
     Step("Sparsity per task and layer",
          "**Mask sparsity** is the share of weights a task's mask sets to zero. With p = 30 % every layer of "
          "every task drops about 30 %. The shipped Permuted MNIST run uses p = 0, the paper's setting: its "
@@ -129,7 +130,8 @@ TICKETS = Lesson("tickets", "4 · Winning tickets: one network, many subnetworks
          "C[i, j] runs task i's test set through task j's subnetwork.",
          "cross_mask",
          "Compare the diagonal with the rest.",
-         "A bright diagonal: each subnetwork solves its own task; off the diagonal accuracy nears chance."),
+         "A bright diagonal: each subnetwork solves its own task. Off the diagonal accuracy is lower, for "
+         "some pairs near or below chance (50 %)."),
     Step("How sparse can a ticket be?",
          "Each task's mask is re-cut at sparsity p from 0 to 99 % and tested again.",
          "sweep",

@@ -123,7 +123,8 @@ def _analysis(choice: RunChoice) -> None:
                  "Mean mask value of each output neuron's weights, per task: which units each task uses.",
                  f"neuron_usage_{layer}")
     st.subheader("Which pixels each task uses")
-    st.caption("How to read this: bright where a task's digits differ, dark at the blank border that no digit uses.")
+    st.caption("How to read this: each task's own pattern over the centre, where the strokes are. The border holds "
+               "no ink in any image, so whatever is kept there cannot tell two digits apart.")
     _input_grid(run, masks)
     st.subheader("Mask values and the threshold τ")
     st.caption("How to read this: a spike at 0 is the p % of entries cut; the kept values spread from τ to 1. "
