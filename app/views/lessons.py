@@ -22,6 +22,14 @@ KEYS_JS = """<script>
   const host = window.parent;
   if (host.__hmLessonKeys) return;
   host.__hmLessonKeys = true;
+  // A new step opens at its top (its title and text), not where the last one was scrolled to.
+  host.document.addEventListener("click", function (e) {
+    const t = e.target;
+    if (!t || !t.closest || !t.closest(".st-key-lesson_next button, .st-key-lesson_prev button")) return;
+    host.scrollTo(0, 0);
+    host.document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"], section.main')
+      .forEach(function (el) { el.scrollTop = 0; });
+  }, true);
   host.document.addEventListener("keydown", function (e) {
     if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
     const t = e.target, tag = ((t && t.tagName) || "").toLowerCase();

@@ -1,8 +1,8 @@
 """A whole lesson walked with the keyboard in presenter mode, in a real browser (headless Chromium).
 
 Opens `/lessons?lesson=forgetting&step=1&present=1`, checks each step's visual (its Plotly chart, with
-the projector's large type), moves on with the right arrow key to the end of the lesson and back one
-step with the left arrow. Skips without Chromium locally, fails in CI (like test_browser.py).
+the projector's large type), moves on with the right arrow key to the end of the lesson (each new step
+opens at the top of the page, however far the last was scrolled) and back one step with the left arrow. Skips without Chromium locally, fails in CI (like test_browser.py).
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ def _font_size(driver: Any, key: str) -> float:
         key))
 
 
+MAIN_SCROLL_JS = """const m = document.querySelector('[data-testid="stMain"]');
+if (arguments[0] !== null && m) m.scrollTop = arguments[0];
+return m ? m.scrollTop : 0;"""
+
+
 def _press(driver: Any, key: str) -> None:
     """Press `key` on the page itself (a focused widget, e.g. the button clicked last, is blurred first)."""
     from selenium.webdriver.common.action_chains import ActionChains
@@ -56,7 +61,10 @@ def test_walk_a_lesson_with_the_keyboard_in_presenter_mode(server: StreamlitServ
             assert not errors(driver), errors(driver)
             assert step.title in driver.find_element("css selector", "h3").text
             assert _font_size(driver, key) >= 20, "presenter mode: large type on the chart"
+            if k > 0:  # it was scrolled down before the key press: the new step opens at its top
+                assert driver.execute_script(MAIN_SCROLL_JS, None) == 0
             if k + 1 < len(FORGETTING.steps):
+                assert driver.execute_script(MAIN_SCROLL_JS, 10_000) > 0  # scrolled to the bottom (the Next button)
                 _press(driver, Keys.ARROW_RIGHT)
         _press(driver, Keys.ARROW_LEFT)
         wait_for(lambda: _url_step(driver) == str(len(FORGETTING.steps) - 1), 60, "one step back")
