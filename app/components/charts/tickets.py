@@ -49,7 +49,8 @@ def sweep_curves(levels: Sequence[float], accuracy: Sequence[Sequence[float]], t
                                  line=dict(color=task_color(t), width=2),
                                  hovertemplate=f"task {t}<br>p = %{{x}} %<br>accuracy %{{y:.1%}}<extra></extra>"))
     fig.add_vline(x=trained_p, line=dict(color="rgba(60,60,60,0.7)", dash="dash"),
-                  annotation_text=f"trained p = {trained_p:g} %", annotation_position="top left")
+                  annotation_text=f"trained p = {trained_p:g} %", annotation_position="bottom right",
+                  annotation_bgcolor="rgba(255,255,255,0.85)")  # low down: the curves sit near 100 %
     if chance is not None:
         fig.add_hline(y=chance, line=dict(color="rgba(60,60,60,0.5)", dash="dot"),
                       annotation_text="chance", annotation_position="bottom left")
