@@ -423,3 +423,10 @@ def test_for_projector_recolours_threshold_lines_as_their_legend_and_sets_a_colo
     assert fig.data[0].marker.color == lines[0]  # the bars of task 0 too
     loss = for_projector(charts.loss_curves(_events_two_tasks()))
     assert list(loss.layout.colorway) == list(OKABE_ITO) and loss.layout.yaxis.dtick == 1
+
+
+def test_an_accuracy_matrix_with_no_row_yet_keeps_row_0_on_top():
+    fig = charts.accuracy_matrix_heatmap([[None] * 3] * 3)  # a live run in its first task
+    assert tuple(fig.layout.yaxis.range) == (2.5, -0.5) and fig.layout.yaxis.autorange is False
+    assert tuple(fig.layout.xaxis.range) == (-0.5, 2.5)
+    assert charts.accuracy_matrix_heatmap([[0.9, None], [None, None]]).layout.yaxis.autorange == "reversed"

@@ -52,6 +52,9 @@ def accuracy_matrix_heatmap(matrix: Sequence[Sequence[float | None]] | np.ndarra
                      side="bottom", showgrid=False, zeroline=False)
     fig.update_yaxes(tickmode="array", tickvals=rows, ticktext=[str(r) for r in rows],
                      autorange="reversed", showgrid=False, zeroline=False)
+    if z.size and np.isnan(z).all():  # no row yet: Plotly's autorange would drop "reversed" (row 0 at the bottom)
+        fig.update_xaxes(range=[-0.5, n_cols - 0.5], autorange=False)
+        fig.update_yaxes(range=[n_rows - 0.5, -0.5], autorange=False)
     if z.size == 0:  # before the run has said how many tasks it has: no −1 … 6 axes of nothing
         fig.update_xaxes(range=[-0.5, 0.5], showticklabels=False)
         fig.update_yaxes(range=[0.5, -0.5], autorange=False, showticklabels=False)
