@@ -25,6 +25,12 @@ STATUS_ICONS = {"running": ":green[:material/play_circle:]", "paused": ":orange[
                 "failed": ":red[:material/error:]", "interrupted": ":orange[:material/warning:]"}
 
 
+def projected(fig: go.Figure) -> go.Figure:
+    """`fig` restyled for a projector (`charts.style.for_projector`: large type, Okabe–Ito) in presenter
+    mode (`presenter.on()`), else `fig` itself: every chart of the app goes through here."""
+    return for_projector(fig) if presenter.on() else fig
+
+
 def chart(fig: go.Figure, key: str, caption: str, filename: str | None = None, in_place: bool = False) -> None:
     """Show a Plotly figure (modebar: download as PNG) and a one-line caption under it.
 
@@ -33,8 +39,7 @@ def chart(fig: go.Figure, key: str, caption: str, filename: str | None = None, i
     chart mounted on every refresh: no blink, zoom kept through the figure's `uirevision`), and for the
     charts of the default page (a lighter plotly.js: the first chart appears sooner). In presenter mode
     (`presenter.on()`) the figure is shown restyled for a projector (`charts.style.for_projector`)."""
-    if presenter.on():  # the one place presenter mode restyles a chart
-        fig = for_projector(fig)
+    fig = projected(fig)
     config = plotly_config(filename or key)
     config["displayModeBar"] = "hover"  # the toolbar (PNG download, zoom) appears on hover, off the titles
     config["modeBarButtonsToRemove"] = [*config.get("modeBarButtonsToRemove", []), "zoomIn2d", "zoomOut2d",

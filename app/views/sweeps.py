@@ -12,7 +12,7 @@ import streamlit as st
 from app import paths, roles, state
 from app.components.charts import plotly_config
 from app.components.charts.sweeps import grid_heatmap, setting_boxes
-from app.components.ui import pct
+from app.components.ui import pct, projected
 from core.sweeps import METRICS, SweepError, SweepInfo, TrialRow, aggregate, list_sweeps, read_sweep, trial_rows
 from core.sweeps.fields import format_value, label
 from core.sweeps.summary import mean_grid, mean_std, settings_csv
@@ -61,8 +61,8 @@ def _boxes(rows: list[TrialRow]) -> None:
     if not groups:
         st.info("No trial of this sweep has finished yet.")
         return
-    event = st.plotly_chart(setting_boxes(groups), key="sweeps_boxes", on_select="rerun", selection_mode="points",
-                            config=plotly_config("sweep_acc"), theme=None)
+    event = st.plotly_chart(projected(setting_boxes(groups)), key="sweeps_boxes", on_select="rerun",
+                            selection_mode="points", config=plotly_config("sweep_acc"), theme=None)
     try:
         points = list(event["selection"]["points"])
     except (KeyError, TypeError):  # no selection state (e.g. a test run of the page)
@@ -93,8 +93,8 @@ def _heatmap(info: SweepInfo, rows: list[TrialRow]) -> None:
         return
     xs, ys, matrix = mean_grid(rows, x, y)
     fmt = [format_value(v) for v in xs], [format_value(v) for v in ys]
-    st.plotly_chart(grid_heatmap(matrix, fmt[0], fmt[1], x_title=label(x), y_title=label(y)), key="sweeps_grid",
-                    config=plotly_config("sweep_grid"), theme=None)
+    fig = grid_heatmap(matrix, fmt[0], fmt[1], x_title=label(x), y_title=label(y))
+    st.plotly_chart(projected(fig), key="sweeps_grid", config=plotly_config("sweep_grid"), theme=None)
     others = [label(a) for a in axes if a not in (x, y)]
     st.caption("Mean ACC over seeds" + (f" and over {', '.join(others)}" if others else "") +
                "; blank where no trial has finished.")

@@ -91,3 +91,13 @@ def test_a_damaged_sweep_folder_is_one_line(no_user_sweeps: Path) -> None:
     assert at.selectbox(key="sweeps_choice").value == str(bad.resolve())
     assert len(at.error) == 1 and at.error[0].value.startswith("Cannot open this sweep: ")
     assert "\n" not in at.error[0].value
+
+
+def test_presenter_mode_restyles_the_sweeps_charts(no_user_sweeps: Path) -> None:
+    at = _sweeps_page()
+    assert _figure(at, "sweeps_boxes").layout.font.size is None
+    at.toggle(key="presenter").set_value(True).run()
+    assert not at.exception
+    for key in ("sweeps_boxes", "sweeps_grid"):
+        fig = _figure(at, key)
+        assert fig.layout.font.size >= 20 and fig.layout.height >= 600, key

@@ -14,7 +14,7 @@ from app.components.charts.style import ACC_SCALE, PALETTE, as_float_matrix, fin
 
 def setting_boxes(groups: Mapping[str, Sequence[tuple[float, str, str]]], *,
                   title: str = "ACC per setting across seeds",
-                  y_title: str = "ACC (average accuracy after the last task)",
+                  y_title: str = "ACC after the last task",
                   uirevision: str = "sweep-boxes") -> go.Figure:
     """One box per setting (x: its label) over its trials' values, every trial drawn as a point (a
     click selects it).
