@@ -15,7 +15,11 @@ URL_FLAG = "present"
 PAGE_CSS = ("<style>.stMainBlockContainer { font-size: 1.35rem; } "
             ".stMainBlockContainer p, .stMainBlockContainer li { font-size: 1.35rem; line-height: 1.5; } "
             ".stMainBlockContainer h1 { font-size: 3rem; } .stMainBlockContainer h2 { font-size: 2.3rem; } "
-            ".stMainBlockContainer h3 { font-size: 1.9rem; }</style>")
+            ".stMainBlockContainer h3 { font-size: 1.9rem; } "
+            # the metric tables (Markdown) and st.metric values, as large as the text around them
+            ".stMainBlockContainer td, .stMainBlockContainer th { font-size: 1.35rem; } "
+            '.stMainBlockContainer [data-testid="stMetricValue"] { font-size: 3rem; } '
+            '.stMainBlockContainer [data-testid="stMetricLabel"] p { font-size: 1.35rem; }</style>')
 
 
 def _sync_url() -> None:

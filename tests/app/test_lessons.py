@@ -64,8 +64,11 @@ def test_presenter_flag_restyles_charts_for_a_projector(env: Path) -> None:  # n
     colours = {t["line"]["color"] for t in fig["data"] if t.get("line", {}).get("color")}
     assert colours and colours <= {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
                                    "#000000"}
+    css = " ".join(h.proto.body for h in at.get("html"))
+    assert ".stMainBlockContainer td" in css and "stMetricValue" in css  # tables and metrics as large as the text
     at.toggle(key="presenter").set_value(False).run()
     assert "present" not in at.query_params
+    assert ".stMainBlockContainer td" not in " ".join(h.proto.body for h in at.get("html"))
     assert _live_figures(at)["overview_forgetting"]["layout"].get("font", {}).get("size") is None
 
 
