@@ -15,7 +15,7 @@ from typing import Any
 
 from core import events as ev
 from core.config import check_threads
-from core.runs import LOCK_FILE, EventLog, RunError, list_runs, lock_held, read_metrics, run_status
+from core.runs import LOCK_FILE, EventLog, RunError, list_runs, lock_held, read_metrics
 
 Show = Callable[[Any, ev.Event], None]
 PrintResult = Callable[[dict[str, Any]], None]
@@ -38,7 +38,7 @@ def _no_result_coming(folder: Path) -> str | None:
         status = str(read_metrics(folder).get("status"))
     except RunError:
         return "unreadable"
-    return "interrupted" if run_status(folder, status) == "interrupted" else status
+    return "interrupted" if status in ("running", "interrupted") else status  # the lock is free: it died
 
 
 def watch(a: argparse.Namespace, show: Show, print_result: PrintResult, poll_s: float = 0.2) -> int:

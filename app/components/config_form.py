@@ -147,8 +147,8 @@ def _init(prefix: str, with_method: bool) -> None:
     pending = f"_{prefix}_link_data"  # a data path in a link opened before signing in as the presenter
     if fresh:
         link_data = st.query_params.get(form_url.param("source"))
-        if link_data is not None and not roles.is_presenter():
-            state.put(pending, link_data[:form_url.MAX_TEXT])
+        if link_data is not None and len(link_data) <= form_url.MAX_TEXT and not roles.is_presenter():
+            state.put(pending, link_data)  # longer: refused as any too long a value from a link
         form_url.restore(_url_spec(prefix, with_method))
         source = str(state.get(_key(prefix, "source"), "bundled"))
         if source != "bundled" and st.query_params.get(form_url.param("source")) == source:
